@@ -1,0 +1,94 @@
+// The controlled scheduler: at every scheduling point a strategy chooses which runnable task goes next.
+
+import { MmunError } from "../lib/errno.js";
+import { never, Scheduler } from "./scheduler.js";
+import type { Task } from "./task.js";
+
+/**
+ * Chooses the next task at a scheduling point. The explorer's strategies (random, PCT, DFS, replay)
+ * implement it; the runtime never knows which one runs.
+ */
+export interface Strategy {
+  /**
+   * Picks one of `enabled` (runnable tasks in ascending id order, at least two) and returns its
+   * index. `current` is the task that reached the point, or null when the previous task blocked or
+   * ended. Each enabled task's next operation is in `pendingObj` / `pendingOp`.
+   */
+  choose(enabled: readonly Task[], current: Task | null, step: number): number;
+}
+
+export interface ControlledOptions {
+  /** Stop the execution when more than this many scheduling points were passed (default: no bound). */
+  maxSteps?: number;
+}
+
+/**
+ * The explorer's scheduler. Every operation that may wait is a scheduling point; with a fixed
+ * strategy (and its seed) a run is bit-for-bit repeatable. The list of choices made at points with
+ * more than one runnable task (as task ids) is kept in {@link ControlledScheduler.choices}: replaying
+ * that list reproduces the run.
+ */
+export class ControlledScheduler extends Scheduler {
+  readonly controlled = true;
+  /** The task id chosen at each point where more than one task was runnable. */
+  readonly choices: number[] = [];
+  /** Scheduling points passed (including those with a single runnable task). */
+  points = 0;
+  readonly maxSteps: number;
+  private readonly enabled: Task[] = [];
+
+  constructor(
+    readonly strategy: Strategy,
+    options: ControlledOptions = {},
+  ) {
+    super();
+    this.maxSteps = options.maxSteps ?? Number.POSITIVE_INFINITY;
+  }
+
+  point(task: Task, objId: number, op: string): Promise<void> | undefined {
+    if (this.aborted) return never();
+    if (++this.points > this.maxSteps) {
+      this.host.onStepBound(task, this.maxSteps);
+      return never();
+    }
+    task.steps++;
+    task.pendingObj = objId;
+    task.pendingOp = op;
+    task.state = "runnable";
+    const next = this.choose(task);
+    if (next === task) {
+      task.state = "running";
+      return undefined;
+    }
+    const p = task.park();
+    this.switchTo(next as Task);
+    return p;
+  }
+
+  yield(task: Task, label: string): Promise<void> | undefined {
+    return this.point(task, -1, label);
+  }
+
+  protected enqueue(_task: Task): void {
+    // The runnable set is the tasks in state "runnable"; nothing to queue.
+  }
+
+  protected pickNext(): Task | null {
+    return this.choose(null);
+  }
+
+  private choose(current: Task | null): Task | null {
+    const enabled = this.enabled;
+    enabled.length = 0;
+    for (const t of this.tasks) if (t.state === "runnable") enabled.push(t);
+    if (enabled.length === 0) return null;
+    if (enabled.length === 1) return enabled[0] as Task;
+    const i = this.strategy.choose(enabled, current, this.step);
+    const next = enabled[i];
+    if (next === undefined) {
+      throw new MmunError("EINVAL", `strategy chose index ${i} of ${enabled.length} runnable tasks`);
+    }
+    this.choices.push(next.id);
+    return next;
+  }
+}

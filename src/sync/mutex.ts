@@ -1,0 +1,116 @@
+// Follows kernel/locking/mutex.c: a sleeping lock with one owner, FIFO hand-off to waiters.
+
+import type { Kernel } from "./kernel.js";
+import type { Waiter } from "./scheduler.js";
+import { type Lockable, MODE_WRITE, OUTSIDE, Task, type Waitable } from "./task.js";
+
+/**
+ * A mutex (`struct mutex`). `lock()` may sleep; it returns `undefined` when it got the lock at once
+ * and a promise otherwise (`await m.lock()` works either way). `unlock()` hands the lock to the
+ * first waiter. Misuse (unlocking a mutex you do not hold, re-locking one you hold) throws and is
+ * reported.
+ */
+export class Mutex implements Lockable, Waitable {
+  readonly type = "mutex";
+  readonly id: number;
+  readonly classId: number;
+  /** The owning task (the shared outside identity for code outside tasks), or null. */
+  owner: Task | null = null;
+  private readonly waiters: Waiter[] = [];
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly name: string,
+  ) {
+    this.id = kernel.registerObject(this.type, name);
+    this.classId = kernel.classId(name);
+  }
+
+  /** `mutex_lock()`: takes the mutex, sleeping while another owner holds it. Pairs with `unlock`. */
+  lock(): Promise<void> | undefined {
+    const s = this.kernel.sched;
+    s.step++;
+    const t = s.current;
+    if (t !== null && s.controlled) {
+      const p = s.point(t, this.id, "lock");
+      if (p !== undefined) return p.then(() => this.lockNow(t));
+    }
+    return this.lockNow(t);
+  }
+
+  private lockNow(t: Task | null): Promise<void> | undefined {
+    const k = this.kernel;
+    if (t !== null) {
+      if (t.atomic !== 0 || t.nonBlock !== 0) k.sleepInAtomic(t, `mutex_lock("${this.name}")`);
+      if (this.owner === t) {
+        k.misuse("EDEADLK", `${t} re-locks mutex "${this.name}", which it already holds: self-deadlock`);
+      }
+      if (k.lockdep !== null) k.lockdepCheck(t, this, MODE_WRITE);
+    }
+    if (this.owner === null) {
+      this.owner = t ?? OUTSIDE;
+      if (t !== null) t.pushHeld(this, MODE_WRITE, k.sched.step);
+      if (k.trace !== null) k.event("acquire", this.id, undefined, "write");
+      return undefined;
+    }
+    const w = k.waiter();
+    this.waiters.push(w);
+    // unlock() hands the mutex over before waking us (pairs with the hand-off in unlock).
+    return k.sched.block(w, this, "lock");
+  }
+
+  /** `mutex_trylock()`: takes the mutex if free; never sleeps. Pairs with `unlock` when true. */
+  trylock(): boolean {
+    const k = this.kernel;
+    k.sched.step++;
+    if (this.owner !== null) return false;
+    const t = k.sched.current;
+    this.owner = t ?? OUTSIDE;
+    if (t !== null) t.pushHeld(this, MODE_WRITE, k.sched.step);
+    if (k.trace !== null) k.event("acquire", this.id, undefined, "write");
+    return true;
+  }
+
+  /** `mutex_unlock()`: releases the mutex held by the caller; pairs with `lock`/`trylock`. */
+  unlock(): void {
+    const k = this.kernel;
+    const s = k.sched;
+    s.step++;
+    const t = s.current;
+    const me = t ?? OUTSIDE;
+    if (this.owner !== me) {
+      k.misuse(
+        "EPERM",
+        this.owner === null
+          ? `${me} unlocks mutex "${this.name}", which is not locked (double unlock?)`
+          : `${me} unlocks mutex "${this.name}", which is held by ${this.owner}`,
+      );
+    }
+    if (t !== null) t.popHeld(this);
+    if (k.trace !== null) k.event("release", this.id);
+    const w = this.waiters.shift();
+    if (w === undefined) {
+      this.owner = null;
+      return;
+    }
+    if (w instanceof Task) {
+      this.owner = w;
+      w.pushHeld(this, MODE_WRITE, s.step);
+      if (k.trace !== null) k.event("acquire", this.id, undefined, "write", w);
+    } else this.owner = OUTSIDE;
+    s.wake(w, t);
+  }
+
+  /** `mutex_is_locked()`. */
+  isLocked(): boolean {
+    return this.owner !== null;
+  }
+
+  holders(): readonly Task[] {
+    return this.owner === null ? [] : [this.owner];
+  }
+
+  describeWait(): string {
+    return this.owner === null ? "free" : `held by ${this.owner}`;
+  }
+}

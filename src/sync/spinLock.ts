@@ -1,0 +1,116 @@
+// Follows include/linux/spinlock.h: a lock whose critical section must not sleep.
+
+import type { Kernel } from "./kernel.js";
+import type { Waiter } from "./scheduler.js";
+import { type Lockable, MODE_WRITE, OUTSIDE, Task, type Waitable } from "./task.js";
+
+/**
+ * A spinlock (`spinlock_t`). While a task holds one it is in atomic context: any operation that may
+ * sleep is reported as `sleep-in-atomic`. Contention spins (the waiter is blocked, but spinning is
+ * not sleeping). Under the controlled scheduler `lock()` is a scheduling point like any other.
+ */
+export class SpinLock implements Lockable, Waitable {
+  readonly type = "spinlock";
+  readonly id: number;
+  readonly classId: number;
+  owner: Task | null = null;
+  private readonly waiters: Waiter[] = [];
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly name: string,
+  ) {
+    this.id = kernel.registerObject(this.type, name);
+    this.classId = kernel.classId(name);
+  }
+
+  /** `spin_lock()`: takes the lock, spinning while another CPU holds it. Pairs with `unlock`. */
+  lock(): Promise<void> | undefined {
+    const s = this.kernel.sched;
+    s.step++;
+    const t = s.current;
+    if (t !== null && s.controlled) {
+      const p = s.point(t, this.id, "spin_lock");
+      if (p !== undefined) return p.then(() => this.lockNow(t));
+    }
+    return this.lockNow(t);
+  }
+
+  private lockNow(t: Task | null): Promise<void> | undefined {
+    const k = this.kernel;
+    if (t !== null) {
+      if (this.owner === t) {
+        k.misuse("EDEADLK", `${t} re-locks spinlock "${this.name}", which it already holds: self-deadlock`);
+      }
+      if (k.lockdep !== null) k.lockdepCheck(t, this, MODE_WRITE);
+    }
+    if (this.owner === null) {
+      this.take(t, k);
+      return undefined;
+    }
+    const w = k.waiter();
+    this.waiters.push(w);
+    return k.sched.block(w, this, "spin");
+  }
+
+  private take(t: Task | null, k: Kernel): void {
+    this.owner = t ?? OUTSIDE;
+    if (t !== null) {
+      t.atomic++;
+      t.pushHeld(this, MODE_WRITE, k.sched.step);
+    }
+    if (k.trace !== null) k.event("acquire", this.id, undefined, "write", t ?? undefined);
+  }
+
+  /** `spin_trylock()`: takes the lock if free. Pairs with `unlock` when true. */
+  trylock(): boolean {
+    const k = this.kernel;
+    k.sched.step++;
+    if (this.owner !== null) return false;
+    this.take(k.sched.current, k);
+    return true;
+  }
+
+  /** `spin_unlock()`: releases the lock held by the caller; pairs with `lock`/`trylock`. */
+  unlock(): void {
+    const k = this.kernel;
+    const s = k.sched;
+    s.step++;
+    const t = s.current;
+    const me = t ?? OUTSIDE;
+    if (this.owner !== me) {
+      k.misuse(
+        "EPERM",
+        this.owner === null
+          ? `${me} unlocks spinlock "${this.name}", which is not locked (double unlock?)`
+          : `${me} unlocks spinlock "${this.name}", which is held by ${this.owner}`,
+      );
+    }
+    if (t !== null) {
+      t.popHeld(this);
+      t.atomic--;
+    }
+    if (k.trace !== null) k.event("release", this.id);
+    const w = this.waiters.shift();
+    if (w === undefined) {
+      this.owner = null;
+      return;
+    }
+    if (w instanceof Task) this.take(w, k);
+    else this.owner = OUTSIDE;
+    s.wake(w, t);
+  }
+
+  /** `spin_is_locked()`. */
+  isLocked(): boolean {
+    return this.owner !== null;
+  }
+
+  holders(): readonly Task[] {
+    return this.owner === null ? [] : [this.owner];
+  }
+
+  describeWait(): string {
+    return this.owner === null ? "free" : `held by ${this.owner}`;
+  }
+}
