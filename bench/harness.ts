@@ -23,6 +23,8 @@ export interface MeasureOptions {
   iterations?: number;
   /** Runs before every timed call, untimed (e.g. rebuild the structure a removal consumes). */
   beforeEach?: () => void | Promise<void>;
+  /** Warm-up calls before timing (default true); turn off for calls that take seconds each. */
+  warmup?: boolean;
 }
 
 const defaultTime = Number(process.env.BENCH_TIME ?? 400);
@@ -40,6 +42,7 @@ export async function measure(
     iterations: options.iterations ?? 5,
     warmupTime: Math.min(100, (options.time ?? defaultTime) / 4),
     warmupIterations: 2,
+    warmup: options.warmup ?? true,
   });
   const isAsync = fn.constructor.name === "AsyncFunction";
   bench.add(name, fn, {

@@ -2,6 +2,9 @@
 
 const suites: Record<string, () => Promise<{ main(args: string[]): Promise<void> }>> = {
   itree: () => import("./itree.js"),
+  sync: () => import("./sync.js"),
+  explore: () => import("./explore.js"),
+  notifier: () => import("./notifier.js"),
 };
 
 async function mainEntry(argv: string[]): Promise<void> {

@@ -100,6 +100,8 @@ export class Completion implements Waitable {
   private async waitLoop(deadline: number): Promise<number> {
     const k = this.kernel;
     for (;;) {
+      // A zero or used-up timeout polls instead of sleeping, as the kernel's timed waits do.
+      if (deadline <= k.sched.clock) return 0;
       const w = k.waiter();
       this.waiters.push(w);
       await k.sched.block(w, this, "be completed", deadline);

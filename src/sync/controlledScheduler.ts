@@ -11,8 +11,9 @@ import type { Task } from "./task.js";
 export interface Strategy {
   /**
    * Picks one of `enabled` (runnable tasks in ascending id order, at least two) and returns its
-   * index. `current` is the task that reached the point, or null when the previous task blocked or
-   * ended. Each enabled task's next operation is in `pendingObj` / `pendingOp`.
+   * index, or -1 to stop the execution here (it is aborted: no task runs again). `current` is the
+   * task that reached the point, or null when the previous task blocked or ended. Each enabled
+   * task's next operation is in `pendingObj` / `pendingOp`.
    */
   choose(enabled: readonly Task[], current: Task | null, step: number): number;
 }
@@ -49,6 +50,8 @@ export class ControlledScheduler extends Scheduler {
     if (this.aborted) return never();
     if (++this.points > this.maxSteps) {
       this.host.onStepBound(task, this.maxSteps);
+      // Stop the execution, so that run() settles instead of waiting on a task parked forever.
+      this.abort();
       return never();
     }
     task.steps++;
@@ -56,6 +59,7 @@ export class ControlledScheduler extends Scheduler {
     task.pendingOp = op;
     task.state = "runnable";
     const next = this.choose(task);
+    if (next === null) return never();
     if (next === task) {
       task.state = "running";
       return undefined;
@@ -84,6 +88,10 @@ export class ControlledScheduler extends Scheduler {
     if (enabled.length === 0) return null;
     if (enabled.length === 1) return enabled[0] as Task;
     const i = this.strategy.choose(enabled, current, this.step);
+    if (i === -1) {
+      this.abort();
+      return null;
+    }
     const next = enabled[i];
     if (next === undefined) {
       throw new MmunError("EINVAL", `strategy chose index ${i} of ${enabled.length} runnable tasks`);

@@ -59,6 +59,8 @@ export class Lockdep {
   private readonly reported = new Set<string>();
   /** The number of kernels attached so far (the current run's number). */
   run = 0;
+  /** The runs in which the dependencies of the last reported cycle were first seen. */
+  lastCycleRuns: number[] = [];
 
   /** The class named `name` (created on first use). */
   classFor(name: string): LockClass {
@@ -206,7 +208,13 @@ export class Lockdep {
       ` while holding ${name(a)} (${MODE_NAMES[s.heldMode]}, acquired at step ${s.heldStep})` +
       (s.run !== this.run ? ` in execution #${s.run}` : "");
     const lines = [line(from, to, site)];
-    for (const p of path) lines.push(line(p.dep.from, p.dep.to, p.dep.sites[p.lab] as DependencySite));
+    const runs = new Set<number>([site.run]);
+    for (const p of path) {
+      const s = p.dep.sites[p.lab] as DependencySite;
+      lines.push(line(p.dep.from, p.dep.to, s));
+      runs.add(s.run);
+    }
+    this.lastCycleRuns = [...runs].sort((a, b) => a - b);
     const cycle = [...classes.map(name)].join(" -> ");
     return `possible circular locking dependency ${cycle}:\n${lines.join("\n")}`;
   }

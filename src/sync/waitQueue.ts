@@ -69,6 +69,8 @@ export class WaitQueue implements Waitable {
   private async waitLoop(cond: () => boolean, deadline: number): Promise<number> {
     const k = this.kernel;
     for (;;) {
+      // A zero or used-up timeout polls instead of sleeping, as the kernel's timed waits do.
+      if (deadline <= k.sched.clock) return 0;
       const w = k.waiter();
       this.waiters.push(w);
       await k.sched.block(w, this, "wait for an event", deadline);

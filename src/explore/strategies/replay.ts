@@ -34,7 +34,6 @@ export class ReplayStrategy implements Strategy {
       }
       return at;
     }
-    const keep = current === null ? -1 : enabled.indexOf(current);
-    return keep >= 0 ? keep : 0;
+    return Math.max(0, current === null ? -1 : enabled.indexOf(current));
   }
 }

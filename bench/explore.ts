@@ -1,0 +1,201 @@
+// npm run bench -- explore: executions per second of the explorer, and time to first failure on
+// the order violation, against fast-check's scheduler (fc.scheduler) running the same logic.
+
+import fc from "fast-check";
+import { explore, type StrategyName } from "../src/explore/explore.js";
+import { orderViolation } from "../src/scenarios/classic/orderViolation.js";
+import { fmt, fmtRatio, gc, printTable } from "./harness.js";
+import { lockPairs2, lockPairs3 } from "./referenceScenarios.js";
+
+/** fast-check: n tasks x 10 lock/unlock pairs on a promise mutex, every acquisition a scheduled point. */
+async function fastCheckLockPairs(tasks: number, runs: number, seed: number): Promise<number> {
+  const t0 = performance.now();
+  await fc.assert(
+    fc.asyncProperty(fc.scheduler(), async (s) => {
+      let locked = false;
+      const waiters: (() => void)[] = [];
+      const lock = async () => {
+        await s.schedule(Promise.resolve(), "lock");
+        while (locked) await new Promise<void>((r) => waiters.push(r));
+        locked = true;
+      };
+      const unlock = () => {
+        locked = false;
+        waiters.shift()?.();
+      };
+      const body = async () => {
+        for (let j = 0; j < 10; j++) {
+          await lock();
+          unlock();
+        }
+      };
+      const all = Promise.all(Array.from({ length: tasks }, body));
+      await s.waitIdle();
+      await all;
+    }),
+    { numRuns: runs, seed },
+  );
+  return runs / ((performance.now() - t0) / 1000);
+}
+
+/** fast-check: the order violation; returns executions and seconds until its first failure. */
+async function fastCheckOrderViolation(
+  seed: number,
+  budget: number,
+): Promise<{ runs: number; secs: number; found: boolean }> {
+  let runs = 0;
+  const t0 = performance.now();
+  const out = await fc.check(
+    fc.asyncProperty(fc.scheduler(), async (s) => {
+      runs++;
+      const w = { phase: "idle" as "idle" | "open" | "closed", run: 0, torn: false };
+      const producer = async () => {
+        for (let i = 1; i <= 3; i++) {
+          await s.schedule(Promise.resolve());
+          if (i === 2) w.phase = "open";
+          else if (i === 3) w.phase = "closed";
+        }
+      };
+      const consumer = async () => {
+        for (let i = 1; i <= 18; i++) {
+          await s.schedule(Promise.resolve());
+          if (w.phase === "open") w.run++;
+          else {
+            if (w.phase === "closed" && w.run >= 14) w.torn = true;
+            w.run = 0;
+          }
+        }
+      };
+      const all = Promise.all([producer(), consumer()]);
+      await s.waitIdle();
+      await all;
+      return !w.torn;
+    }),
+    { numRuns: budget, seed, endOnFailure: true },
+  );
+  return { runs, secs: (performance.now() - t0) / 1000, found: out.failed };
+}
+
+/** Executions/s over the whole run, and in steady state (from the first progress report on). */
+async function rate(
+  scenario: typeof lockPairs2,
+  strategy: StrategyName,
+  workers: number,
+  executions: number,
+) {
+  await explore(scenario, { strategy, executions: Math.min(5000, executions) });
+  gc();
+  let firstAt = 0;
+  let firstCount = 0;
+  const t0 = performance.now();
+  const r = await explore(scenario, {
+    strategy,
+    executions,
+    workers,
+    seed: 1,
+    onProgress: (p) => {
+      if (firstAt === 0 && p.executions > 0) {
+        firstAt = performance.now();
+        firstCount = p.executions;
+      }
+    },
+  });
+  const t1 = performance.now();
+  const whole = r.executions / ((t1 - t0) / 1000);
+  const steady = firstAt > 0 && t1 > firstAt ? (r.executions - firstCount) / ((t1 - firstAt) / 1000) : whole;
+  return { whole, steady };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const quick = args.includes("--quick");
+  const execs = quick ? 20_000 : 100_000;
+  const fcRuns = quick ? 2_000 : 10_000;
+  // 1. Executions per second on the reference scenarios.
+  const rows: string[][] = [];
+  for (const [label, scenario, tasks] of [
+    ["2 tasks x 10 lock/unlock", lockPairs2, 2],
+    ["3 tasks x 10 lock/unlock", lockPairs3, 3],
+  ] as const) {
+    const mine: string[][] = [];
+    const single = new Map<string, number>();
+    for (const strategy of ["random", "pct", "dfs"] as const) {
+      for (const workers of [1, 2]) {
+        const r = await rate(scenario, strategy, workers, workers === 1 ? execs : execs * 4);
+        if (workers === 1) single.set(strategy, r.steady);
+        mine.push([
+          label,
+          `mmun ${strategy}`,
+          String(workers),
+          fmt(r.whole),
+          fmt(r.steady),
+          workers === 1 ? "" : fmtRatio(r.steady / (single.get(strategy) ?? r.steady)),
+        ]);
+      }
+    }
+    gc();
+    const fcRate = await fastCheckLockPairs(tasks, fcRuns, 1);
+    rows.push([label, "fast-check fc.scheduler", "1", fmt(fcRate), fmt(fcRate), "", "1.0x"]);
+    for (const m of mine) rows.push([...m, fmtRatio(Number((m[4] as string).replace(/,/g, "")) / fcRate)]);
+  }
+  printTable(
+    "Explorer throughput (executions/s: whole run incl. worker start-up, and steady state)",
+    ["scenario", "explorer", "workers", "whole run", "steady", "vs 1 worker", "vs fast-check"],
+    rows,
+  );
+  // 2. Time to first failure on the order violation (median over seeds).
+  const seeds = quick ? [0, 1, 2] : [0, 1, 2, 3, 4, 5, 6];
+  const budget = quick ? 20_000 : 50_000;
+  const ttf: string[][] = [];
+  const fcTimes: number[] = [];
+  const fcRunsFound: number[] = [];
+  let fcMissed = 0;
+  for (const seed of seeds) {
+    const r = await fastCheckOrderViolation(seed, budget);
+    fcTimes.push(r.secs);
+    fcRunsFound.push(r.found ? r.runs : Number.POSITIVE_INFINITY);
+    if (!r.found) fcMissed++;
+  }
+  const fcMedian = median(fcTimes);
+  ttf.push([
+    "fast-check fc.scheduler",
+    fcMissed === seeds.length ? `none in ${budget}` : fmt(median(fcRunsFound)),
+    `${fcMissed}/${seeds.length}`,
+    `${(fcMedian * 1000).toFixed(1)}${fcMissed > seeds.length / 2 ? "+" : ""}`,
+    "1.0x",
+  ]);
+  for (const [strategy, extra] of [
+    ["random", {}],
+    ["pct", { pctDepth: 3 }],
+    ["dfs", { preemptionBound: 2 }],
+  ] as const) {
+    const times: number[] = [];
+    const found: number[] = [];
+    let missed = 0;
+    for (const seed of seeds) {
+      const t0 = performance.now();
+      const r = await explore(orderViolation, { strategy, seed, executions: budget, ...extra });
+      times.push((performance.now() - t0) / 1000);
+      const f = r.failures[0];
+      if (f === undefined) missed++;
+      found.push(f === undefined ? Number.POSITIVE_INFINITY : f.execution + 1);
+    }
+    const m = median(times);
+    ttf.push([
+      `mmun ${strategy}${strategy === "pct" ? " (d=3)" : strategy === "dfs" ? " (bound 2)" : ""}`,
+      missed === seeds.length ? `none in ${budget}` : fmt(median(found)),
+      `${missed}/${seeds.length}`,
+      `${(m * 1000).toFixed(1)}${missed > seeds.length / 2 ? "+" : ""}`,
+      fmtRatio(fcMedian / m),
+    ]);
+  }
+  printTable(
+    `Time to first failure, order violation (median over seeds ${seeds.join(",")}; budget ${budget}; "+" = most seeds hit the budget)`,
+    ["explorer", "executions to failure", "missed", "ms", "speed-up vs fast-check"],
+    ttf,
+  );
+}

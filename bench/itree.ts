@@ -1,0 +1,512 @@
+// Interval tree benchmark: src/lib/intervalTree.ts against @flatten-js/interval-tree and node-interval-tree.
+//
+// npm run bench -- itree [--sizes 1e4,1e5,1e6] [--seed 1]
+//
+// Every structure runs the same pre-generated inputs (seeded Rng) and a sanity pass checks that they
+// return the same number of results, so the ratios compare equal work. Workloads at size N:
+//   build    N inserts into an empty tree
+//   stab     point queries (about 2 results each)
+//   range    range queries (about 10 results each)
+//   remove   removal of a random half of the intervals, by handle (ours) or by key+value (peers)
+//   mixed    50% range queries, 25% inserts, 25% removes on a tree of N (each batch restores the set)
+// and bytes per stored interval: heap + ArrayBuffer growth after gc, values are small integers and
+// our insert handles are dropped (the tree does not keep them).
+
+import { parseArgs } from "node:util";
+import FlattenIntervalTree from "@flatten-js/interval-tree";
+import * as nitModule from "node-interval-tree";
+import { IntervalTree, type IntervalTreeNode } from "../src/lib/intervalTree.js";
+import { Rng } from "../src/lib/rng.js";
+import { fmt, fmtRatio, gc, type MeasureOptions, measure, printTable, retainedBytes } from "./harness.js";
+
+/** Keys are drawn from [0, 2^48): beyond 32 bits, as addresses are. */
+const KEY_SPACE = 2 ** 48;
+/** Queries kept per size; timed calls walk through them in batches so caches stay honest. */
+const QUERY_POOL = 1 << 14;
+const QUERY_BATCH = 1024;
+const MIXED_OPS = 4096;
+
+interface Data {
+  n: number;
+  starts: Float64Array;
+  lasts: Float64Array;
+  stabs: Float64Array;
+  rangeLo: Float64Array;
+  rangeHi: Float64Array;
+  /** Ids of the intervals to remove, in removal order (half of them). */
+  removals: Int32Array;
+  /** Mixed batch: kind 0 = range query (arg = query index), 1 = remove id, 2 = re-insert id. */
+  mixedKind: Uint8Array;
+  mixedArg: Int32Array;
+}
+
+function generate(n: number, seed: number): Data {
+  const rng = new Rng(seed * 1_000_003 + n);
+  const starts = new Float64Array(n);
+  const lasts = new Float64Array(n);
+  // Lengths average 2 * KEY_SPACE / n: any point is covered by about 2 intervals.
+  const maxLen = Math.floor((4 * KEY_SPACE) / n);
+  for (let i = 0; i < n; i++) {
+    const s = rng.range(0, KEY_SPACE - 1);
+    starts[i] = s;
+    lasts[i] = Math.min(KEY_SPACE - 1, s + rng.range(0, maxLen));
+  }
+  const stabs = new Float64Array(QUERY_POOL);
+  const rangeLo = new Float64Array(QUERY_POOL);
+  const rangeHi = new Float64Array(QUERY_POOL);
+  // Range width 8 * KEY_SPACE / n: about 8 more intervals than a point query, so about 10 results.
+  const width = Math.floor((8 * KEY_SPACE) / n);
+  for (let q = 0; q < QUERY_POOL; q++) {
+    stabs[q] = rng.range(0, KEY_SPACE - 1);
+    const lo = rng.range(0, KEY_SPACE - 1);
+    rangeLo[q] = lo;
+    rangeHi[q] = Math.min(KEY_SPACE - 1, lo + width);
+  }
+  const ids = Array.from({ length: n }, (_, i) => i);
+  rng.shuffle(ids);
+  const removals = Int32Array.from(ids.slice(0, Math.floor(n / 2)));
+  // Mixed: remove random stored intervals and put them back later in the same batch.
+  const mixedKind = new Uint8Array(MIXED_OPS);
+  const mixedArg = new Int32Array(MIXED_OPS);
+  const live = rng.shuffle(Array.from({ length: n }, (_, i) => i));
+  const out: number[] = [];
+  for (let k = 0; k < MIXED_OPS; k++) {
+    const r = rng.next();
+    // Every removed interval must be back by the end of the batch: a removal needs a later slot.
+    const remaining = MIXED_OPS - k;
+    const mayRemove = out.length + 2 <= remaining;
+    if (out.length >= remaining) mixedKind[k] = 2;
+    else if (r < 0.5) mixedKind[k] = 0;
+    else if ((r < 0.75 || out.length === 0) && mayRemove) mixedKind[k] = 1;
+    else mixedKind[k] = out.length > 0 ? 2 : 0;
+    if (mixedKind[k] === 0) {
+      mixedArg[k] = rng.int(QUERY_POOL);
+    } else if (mixedKind[k] === 1) {
+      const j = rng.int(live.length);
+      const id = live[j]!;
+      live[j] = live[live.length - 1]!;
+      live.pop();
+      out.push(id);
+      mixedArg[k] = id;
+    } else {
+      const j = rng.int(out.length);
+      const id = out[j]!;
+      out[j] = out[out.length - 1]!;
+      out.pop();
+      live.push(id);
+      mixedArg[k] = id;
+    }
+  }
+  return { n, starts, lasts, stabs, rangeLo, rangeHi, removals, mixedKind, mixedArg };
+}
+
+/** One structure under test. Each method holds its own loop, so every call site stays monomorphic. */
+interface Subject<Tree> {
+  name: string;
+  /** Builds a tree of all n intervals (value = id). */
+  build(d: Data): Tree;
+  /** Prepares what remove/mixed need (ours: handles by id). */
+  prepare(tree: Tree, d: Data): void;
+  size(tree: Tree): number;
+  stab(tree: Tree, d: Data, from: number, count: number): number;
+  range(tree: Tree, d: Data, from: number, count: number): number;
+  removeHalf(tree: Tree, d: Data): void;
+  mixed(tree: Tree, d: Data): number;
+  /** Extra query variants (ours: the internal zero-allocation index API). */
+  stabIndex?(tree: Tree, d: Data, from: number, count: number): number;
+  rangeIndex?(tree: Tree, d: Data, from: number, count: number): number;
+}
+
+function ours(): Subject<IntervalTree<number>> {
+  let handles: IntervalTreeNode<number>[] = [];
+  return {
+    name: "mmun",
+    build(d) {
+      const t = new IntervalTree<number>();
+      const { starts, lasts } = d;
+      for (let i = 0; i < d.n; i++) t.insert(starts[i]!, lasts[i]!, i);
+      return t;
+    },
+    prepare(t, d) {
+      handles = new Array(d.n);
+      for (const node of t) handles[node.value] = node;
+    },
+    size: (t) => t.size,
+    stab(t, d, from, count) {
+      let c = 0;
+      const q = d.stabs;
+      for (let k = 0; k < count; k++) {
+        const p = q[(from + k) & (QUERY_POOL - 1)]!;
+        for (const node of t.overlapping(p, p)) c += node.value >= 0 ? 1 : 0;
+      }
+      return c;
+    },
+    range(t, d, from, count) {
+      let c = 0;
+      const { rangeLo, rangeHi } = d;
+      for (let k = 0; k < count; k++) {
+        const j = (from + k) & (QUERY_POOL - 1);
+        for (const node of t.overlapping(rangeLo[j]!, rangeHi[j]!)) c += node.value >= 0 ? 1 : 0;
+      }
+      return c;
+    },
+    stabIndex(t, d, from, count) {
+      let c = 0;
+      const q = d.stabs;
+      for (let k = 0; k < count; k++) {
+        const p = q[(from + k) & (QUERY_POOL - 1)]!;
+        for (let i = t.firstIndex(p, p); i !== -1; i = t.nextIndex(i, p, p)) c += t.valueAt(i) >= 0 ? 1 : 0;
+      }
+      return c;
+    },
+    rangeIndex(t, d, from, count) {
+      let c = 0;
+      const { rangeLo, rangeHi } = d;
+      for (let k = 0; k < count; k++) {
+        const j = (from + k) & (QUERY_POOL - 1);
+        const lo = rangeLo[j]!;
+        const hi = rangeHi[j]!;
+        for (let i = t.firstIndex(lo, hi); i !== -1; i = t.nextIndex(i, lo, hi)) c += t.valueAt(i) >= 0 ? 1 : 0;
+      }
+      return c;
+    },
+    removeHalf(t, d) {
+      const r = d.removals;
+      for (let k = 0; k < r.length; k++) t.remove(handles[r[k]!]!);
+    },
+    mixed(t, d) {
+      let c = 0;
+      const { mixedKind, mixedArg, rangeLo, rangeHi, starts, lasts } = d;
+      for (let k = 0; k < MIXED_OPS; k++) {
+        const arg = mixedArg[k]!;
+        const kind = mixedKind[k];
+        if (kind === 0) {
+          for (const node of t.overlapping(rangeLo[arg]!, rangeHi[arg]!)) c += node.value >= 0 ? 1 : 0;
+        } else if (kind === 1) {
+          t.remove(handles[arg]!);
+        } else {
+          handles[arg] = t.insert(starts[arg]!, lasts[arg]!, arg);
+        }
+      }
+      return c;
+    },
+  };
+}
+
+function flatten(): Subject<FlattenIntervalTree<number>> {
+  return {
+    name: "@flatten-js/interval-tree",
+    build(d) {
+      const t = new FlattenIntervalTree<number>();
+      const { starts, lasts } = d;
+      for (let i = 0; i < d.n; i++) t.insert([starts[i]!, lasts[i]!], i);
+      return t;
+    },
+    prepare() {},
+    size: (t) => t.size,
+    stab(t, d, from, count) {
+      let c = 0;
+      const q = d.stabs;
+      for (let k = 0; k < count; k++) {
+        const p = q[(from + k) & (QUERY_POOL - 1)]!;
+        c += t.search([p, p]).length;
+      }
+      return c;
+    },
+    range(t, d, from, count) {
+      let c = 0;
+      const { rangeLo, rangeHi } = d;
+      for (let k = 0; k < count; k++) {
+        const j = (from + k) & (QUERY_POOL - 1);
+        c += t.search([rangeLo[j]!, rangeHi[j]!]).length;
+      }
+      return c;
+    },
+    removeHalf(t, d) {
+      const { removals: r, starts, lasts } = d;
+      for (let k = 0; k < r.length; k++) {
+        const id = r[k]!;
+        t.remove([starts[id]!, lasts[id]!], id);
+      }
+    },
+    mixed(t, d) {
+      let c = 0;
+      const { mixedKind, mixedArg, rangeLo, rangeHi, starts, lasts } = d;
+      for (let k = 0; k < MIXED_OPS; k++) {
+        const arg = mixedArg[k]!;
+        const kind = mixedKind[k];
+        if (kind === 0) c += t.search([rangeLo[arg]!, rangeHi[arg]!]).length;
+        else if (kind === 1) t.remove([starts[arg]!, lasts[arg]!], arg);
+        else t.insert([starts[arg]!, lasts[arg]!], arg);
+      }
+      return c;
+    },
+  };
+}
+
+interface NitTree {
+  insert(low: number, high: number, data: number): boolean;
+  remove(low: number, high: number, data: number): boolean;
+  search(low: number, high: number): number[];
+  readonly count: number;
+}
+
+// node-interval-tree is CommonJS with `exports.default`; reach the class under either interop.
+const NitClass: new () => NitTree = (() => {
+  const m = nitModule as unknown as { default: unknown };
+  const d = m.default as { default?: unknown };
+  return (typeof d === "function" ? d : d.default) as new () => NitTree;
+})();
+
+function nit(): Subject<NitTree> {
+  return {
+    name: "node-interval-tree",
+    build(d) {
+      const t = new NitClass();
+      const { starts, lasts } = d;
+      for (let i = 0; i < d.n; i++) t.insert(starts[i]!, lasts[i]!, i);
+      return t;
+    },
+    prepare() {},
+    size: (t) => t.count,
+    stab(t, d, from, count) {
+      let c = 0;
+      const q = d.stabs;
+      for (let k = 0; k < count; k++) {
+        const p = q[(from + k) & (QUERY_POOL - 1)]!;
+        c += t.search(p, p).length;
+      }
+      return c;
+    },
+    range(t, d, from, count) {
+      let c = 0;
+      const { rangeLo, rangeHi } = d;
+      for (let k = 0; k < count; k++) {
+        const j = (from + k) & (QUERY_POOL - 1);
+        c += t.search(rangeLo[j]!, rangeHi[j]!).length;
+      }
+      return c;
+    },
+    removeHalf(t, d) {
+      const { removals: r, starts, lasts } = d;
+      for (let k = 0; k < r.length; k++) {
+        const id = r[k]!;
+        t.remove(starts[id]!, lasts[id]!, id);
+      }
+    },
+    mixed(t, d) {
+      let c = 0;
+      const { mixedKind, mixedArg, rangeLo, rangeHi, starts, lasts } = d;
+      for (let k = 0; k < MIXED_OPS; k++) {
+        const arg = mixedArg[k]!;
+        const kind = mixedKind[k];
+        if (kind === 0) c += t.search(rangeLo[arg]!, rangeHi[arg]!).length;
+        else if (kind === 1) t.remove(starts[arg]!, lasts[arg]!, arg);
+        else t.insert(starts[arg]!, lasts[arg]!, arg);
+      }
+      return c;
+    },
+  };
+}
+
+type Workload = "build" | "stab" | "stab, index API" | "range" | "range, index API" | "remove" | "mixed";
+const WORKLOADS: Workload[] = ["build", "stab", "stab, index API", "range", "range, index API", "remove", "mixed"];
+
+interface Result {
+  opsPerSec: Map<Workload, number>;
+  bytesPerInterval: number;
+  /** Result counts of the sanity pass, which must agree across structures. */
+  checks: Map<string, number>;
+}
+
+// Expensive calls (a whole build at 10^6 takes peers tens of seconds) run once, without warmup.
+function options(perCallMs: number, extra: MeasureOptions = {}): MeasureOptions {
+  return perCallMs > 200 ? { ...extra, iterations: 1, time: 0, warmup: false } : { ...extra };
+}
+
+async function runSubject<Tree>(s: Subject<Tree>, d: Data): Promise<Result> {
+  const opsPerSec = new Map<Workload, number>();
+  const checks = new Map<string, number>();
+  const note = (msg: string) => process.stderr.write(`  ${s.name}: ${msg}\n`);
+
+  // Memory and a first build, timed once to size the later measurements.
+  const t0 = performance.now();
+  const { bytes, value: tree } = retainedBytes(() => s.build(d));
+  const buildMs = performance.now() - t0;
+  checks.set("size after build", s.size(tree));
+  note(`built ${fmt(d.n)} in ${fmt(buildMs)} ms`);
+
+  opsPerSec.set(
+    "build",
+    (await measure(`${s.name} build`, () => s.build(d), { opsPerCall: d.n, ...options(buildMs) })).opsPerSec,
+  );
+  gc();
+
+  // Sanity pass over the whole query pool, then timed batches walking through it.
+  checks.set("stab results", s.stab(tree, d, 0, QUERY_POOL));
+  checks.set("range results", s.range(tree, d, 0, QUERY_POOL));
+  let cursor = 0;
+  const batch = (fn: (t: Tree, d: Data, from: number, count: number) => number) => () => {
+    fn(tree, d, cursor, QUERY_BATCH);
+    cursor = (cursor + QUERY_BATCH) & (QUERY_POOL - 1);
+  };
+  opsPerSec.set(
+    "stab",
+    (await measure(`${s.name} stab`, batch(s.stab), { opsPerCall: QUERY_BATCH })).opsPerSec,
+  );
+  opsPerSec.set(
+    "range",
+    (await measure(`${s.name} range`, batch(s.range), { opsPerCall: QUERY_BATCH })).opsPerSec,
+  );
+  if (s.stabIndex && s.rangeIndex) {
+    if (s.stabIndex(tree, d, 0, QUERY_POOL) !== checks.get("stab results")) {
+      throw new Error(`${s.name}: index API stab results differ from overlapping()`);
+    }
+    if (s.rangeIndex(tree, d, 0, QUERY_POOL) !== checks.get("range results")) {
+      throw new Error(`${s.name}: index API range results differ from overlapping()`);
+    }
+    const si = s.stabIndex;
+    const ri = s.rangeIndex;
+    opsPerSec.set(
+      "stab, index API",
+      (await measure(`${s.name} stab idx`, batch(si), { opsPerCall: QUERY_BATCH })).opsPerSec,
+    );
+    opsPerSec.set(
+      "range, index API",
+      (await measure(`${s.name} range idx`, batch(ri), { opsPerCall: QUERY_BATCH })).opsPerSec,
+    );
+  }
+
+  // Mixed: every batch removes intervals and puts them back, so the tree keeps n intervals.
+  s.prepare(tree, d);
+  let mixedCheck = -1;
+  const t1 = performance.now();
+  checks.set("mixed results", s.mixed(tree, d));
+  const mixedMs = performance.now() - t1;
+  opsPerSec.set(
+    "mixed",
+    (
+      await measure(
+        `${s.name} mixed`,
+        () => {
+          mixedCheck = s.mixed(tree, d);
+        },
+        { opsPerCall: MIXED_OPS, ...options(mixedMs) },
+      )
+    ).opsPerSec,
+  );
+  if (mixedCheck !== checks.get("mixed results")) throw new Error(`${s.name}: mixed batches disagree`);
+  checks.set("size after mixed", s.size(tree));
+
+  // Removal of half: the first call consumes the tree built above, later calls rebuild (untimed).
+  let spare: Tree | undefined = tree;
+  let victim: Tree = tree;
+  let removedSize = -1;
+  opsPerSec.set(
+    "remove",
+    (
+      await measure(
+        `${s.name} remove`,
+        () => {
+          s.removeHalf(victim, d);
+          removedSize = s.size(victim);
+        },
+        {
+          opsPerCall: d.removals.length,
+          ...options(buildMs, {
+            beforeEach: () => {
+              if (spare) {
+                victim = spare;
+                spare = undefined;
+              } else {
+                victim = s.build(d);
+              }
+              s.prepare(victim, d);
+            },
+          }),
+        },
+      )
+    ).opsPerSec,
+  );
+  checks.set("size after remove", removedSize);
+  return { opsPerSec, bytesPerInterval: bytes / d.n, checks };
+}
+
+function parseSizes(text: string): number[] {
+  return text.split(",").map((t) => {
+    const n = Number(t.trim());
+    if (!Number.isSafeInteger(n) || n < 2) throw new Error(`--sizes: bad size "${t}"`);
+    return n;
+  });
+}
+
+/** Entry point for `npm run bench -- itree`. */
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      sizes: { type: "string", default: "1e4,1e5,1e6" },
+      seed: { type: "string", default: "1" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log("usage: npm run bench -- itree [--sizes 1e4,1e5,1e6] [--seed 1]");
+    return;
+  }
+  const sizes = parseSizes(values.sizes);
+  const seed = Number(values.seed);
+  if (!(globalThis as { gc?: unknown }).gc) {
+    console.warn("warning: run with --expose-gc (npm run bench does) for meaningful memory numbers");
+  }
+  const summary: string[][] = [];
+  for (const n of sizes) {
+    const d = generate(n, seed);
+    process.stderr.write(`itree: N = ${fmt(n)}\n`);
+    const subjects = [ours(), flatten(), nit()] as Subject<unknown>[];
+    const results: Result[] = [];
+    for (const s of subjects) {
+      gc();
+      results.push(await runSubject(s, d));
+    }
+    // Equal work: every structure must have returned the same counts.
+    const ref = results[0]!.checks;
+    for (let i = 1; i < results.length; i++) {
+      for (const [key, v] of ref) {
+        const other = results[i]!.checks.get(key);
+        if (other !== v) throw new Error(`N=${n}: ${subjects[i]!.name} ${key} = ${other}, mmun gives ${v}`);
+      }
+    }
+    const columns = ["workload (ops/s)", ...subjects.map((s) => s.name), "mmun / fastest peer"];
+    const rows: string[][] = [];
+    for (const w of WORKLOADS) {
+      const peerW: Workload = w === "stab, index API" ? "stab" : w === "range, index API" ? "range" : w;
+      const mine = results[0]!.opsPerSec.get(w)!;
+      const peers = results.slice(1).map((r) => r.opsPerSec.get(peerW)!);
+      const best = Math.max(...peers);
+      rows.push([
+        w,
+        fmt(mine),
+        ...peers.map((p) => (peerW === w ? fmt(p) : `(${fmt(p)})`)),
+        fmtRatio(mine / best),
+      ]);
+      summary.push([fmt(n), w, fmtRatio(mine / best), mine / best >= 10 ? "ok" : "BELOW 10x"]);
+    }
+    const mem = results.map((r) => r.bytesPerInterval);
+    const bestPeerMem = Math.min(...mem.slice(1));
+    rows.push([
+      "bytes / interval",
+      ...mem.map((b) => fmt(b, 1)),
+      `${fmtRatio(bestPeerMem / mem[0]!)} less`,
+    ]);
+    summary.push([fmt(n), "bytes / interval", fmt(mem[0]!, 1), mem[0]! <= 80 || n < 1e6 ? "ok" : "OVER 80"]);
+    const stabAvg = ref.get("stab results")! / QUERY_POOL;
+    const rangeAvg = ref.get("range results")! / QUERY_POOL;
+    printTable(
+      `interval tree, N = ${fmt(n)} (keys < 2^48; stab avg ${stabAvg.toFixed(1)} results, range avg ${rangeAvg.toFixed(1)}; peers' index-API cells repeat their query numbers)`,
+      columns,
+      rows,
+    );
+  }
+  printTable("targets: >= 10x the fastest peer on every workload, <= 80 B/interval at N = 10^6", ["N", "workload", "mmun", "target"], summary);
+}

@@ -1,0 +1,129 @@
+// mmun check <scenario|path>: explore a scenario's interleavings and report failures with tokens.
+
+import { parseArgs } from "node:util";
+import { type ExploreOptions, explore, type StrategyName } from "../../explore/explore.js";
+import type { ExploreResult } from "../../explore/result.js";
+import { MmunError } from "../../lib/errno.js";
+import { progressLine } from "../progress.js";
+import { loadScenario } from "../scenarioRef.js";
+
+export const CHECK_HELP = `usage: mmun check <scenario | path/to/module.js[#name]> [options]
+
+Explores the scenario's interleavings and prints each failure with a token that replays it.
+Exit status: 0 when no failure was found, 1 when one was, 2 on a usage error.
+
+Options:
+  --strategy random|pct|dfs  search strategy (default random)
+  --seed N                   seed of random and pct (default 0)
+  --executions N             execution budget (default 1000; dfs 100000)
+  --max-steps N              scheduling points per execution (default 10000)
+  --preemption-bound N       dfs: at most N preemptions per execution
+  --pct-depth D              pct: bug depth to target (default 3)
+  --workers N                worker threads (default 1)
+  --shard i/n                explore only shard i of n (spread a search over machines)
+  --all                      collect every distinct failure instead of stopping at the first
+  --json                     print the result as JSON (without traces)
+  -h, --help                 print this help
+`;
+
+function int(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new MmunError("EINVAL", `--${name} needs an integer, got "${v}"`);
+  return n;
+}
+
+export async function checkCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      strategy: { type: "string" },
+      seed: { type: "string" },
+      executions: { type: "string" },
+      "max-steps": { type: "string" },
+      "preemption-bound": { type: "string" },
+      "pct-depth": { type: "string" },
+      workers: { type: "string" },
+      shard: { type: "string" },
+      all: { type: "boolean" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(CHECK_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new MmunError("EINVAL", "check takes exactly one scenario");
+  const ref = positionals[0] as string;
+  const scenario = await loadScenario(ref);
+  const options: ExploreOptions = { scenarioRef: ref };
+  if (values.strategy !== undefined) options.strategy = values.strategy as StrategyName;
+  const set = <K extends keyof ExploreOptions>(k: K, v: ExploreOptions[K] | undefined) => {
+    if (v !== undefined) options[k] = v;
+  };
+  set("seed", int("seed", values.seed));
+  set("executions", int("executions", values.executions));
+  set("maxSteps", int("max-steps", values["max-steps"]));
+  set("preemptionBound", int("preemption-bound", values["preemption-bound"]));
+  set("pctDepth", int("pct-depth", values["pct-depth"]));
+  set("workers", int("workers", values.workers));
+  set("shard", values.shard);
+  if (values.all) options.failures = "all";
+  const budget = options.executions ?? (options.strategy === "dfs" ? 100_000 : 1000);
+  const progress = progressLine(scenario.name, budget, !values.json);
+  options.onProgress = progress.onProgress;
+  const result = await explore(scenario, options);
+  progress.done();
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(withoutTraces(result), null, 2)}\n`);
+  } else {
+    printResult(result, scenario.expect, progress.elapsed());
+  }
+  return result.failures.length > 0 ? 1 : 0;
+}
+
+/** The result as JSON-friendly data, traces left out (replay writes them). */
+export function withoutTraces(result: ExploreResult) {
+  return { ...result, failures: result.failures.map(({ trace: _trace, ...f }) => f) };
+}
+
+function printResult(result: ExploreResult, expect: string | undefined, secs: number): void {
+  const s = result.stats;
+  const rate = secs > 0 ? Math.round(result.executions / secs) : result.executions;
+  const space =
+    s.strategy === "dfs"
+      ? s.exhausted
+        ? ", schedule space exhausted"
+        : ", schedule space not exhausted"
+      : "";
+  console.log(
+    `${result.scenario}: ${result.executions} executions (${result.distinctSchedules} distinct schedules${space}) ` +
+      `with ${s.strategy}${s.strategy !== "dfs" ? ` seed ${s.seed}` : ""}, ${rate} executions/s`,
+  );
+  if (result.failures.length === 0) {
+    console.log(
+      `no failure found${expect !== undefined && expect !== "pass" ? ` (this scenario is expected to fail with ${expect})` : ""}`,
+    );
+    return;
+  }
+  for (const f of result.failures) {
+    console.log(
+      `\nFAIL ${f.kind} in execution ${f.execution}, step ${f.step}${f.task === null ? "" : `, task "${f.task}"`}`,
+    );
+    console.log(f.message.replace(/^/gm, "  "));
+    console.log(`  token:  ${f.token}`);
+    console.log(`  replay: ${f.replay.cli}`);
+    console.log(`          ${f.replay.api}`);
+  }
+  if (expect !== undefined) {
+    const got = result.failures[0]?.kind;
+    console.log(
+      expect === "pass"
+        ? "\nthis scenario is expected to pass"
+        : `\nexpected: ${expect}${got === expect ? " (as found)" : ` (found ${got})`}`,
+    );
+  }
+}

@@ -1,0 +1,145 @@
+// Replay tokens: a short printable string that reproduces an execution's schedule on any machine.
+//
+// Format (version 1): "1" + kind letter + step + "." + payload. The payload is one or more
+// segments separated by "~" (several when a lockdep cycle was closed across executions: they are
+// replayed in order with one lockdep graph). A segment is the choice list (task ids, one per
+// scheduling point with more than one runnable task), run-length encoded as LEB128 varint pairs
+// (task id, repeat count - 1), in unpadded base64url. The kind and step identify the failure the
+// token must reproduce; replay checks them. A suffix "!<n>" records a non-default step bound.
+
+import { MmunError } from "../lib/errno.js";
+import type { FailureKind } from "./result.js";
+
+const KIND_LETTER: Record<FailureKind, string> = {
+  "stale-mapping": "s",
+  "use-after-free": "u",
+  deadlock: "d",
+  "sleep-in-atomic": "a",
+  "lock-order": "l",
+  warn: "w",
+  check: "c",
+  error: "e",
+};
+const LETTER_KIND = new Map(Object.entries(KIND_LETTER).map(([k, v]) => [v, k as FailureKind]));
+
+/** A decoded token. */
+export interface DecodedToken {
+  kind: FailureKind;
+  step: number;
+  /** One choice list per execution to replay (the failure is expected in the last). */
+  segments: number[][];
+  /** The step bound the failure was found with, when it was not the default. */
+  maxSteps: number | undefined;
+}
+
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+function toBase64Url(bytes: number[]): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const b0 = bytes[i] as number;
+    const b1 = bytes[i + 1];
+    const b2 = bytes[i + 2];
+    const n = (b0 << 16) | ((b1 ?? 0) << 8) | (b2 ?? 0);
+    out += B64[(n >> 18) & 63];
+    out += B64[(n >> 12) & 63];
+    if (b1 !== undefined) out += B64[(n >> 6) & 63];
+    if (b2 !== undefined) out += B64[n & 63];
+  }
+  return out;
+}
+
+function fromBase64Url(s: string): number[] {
+  const bytes: number[] = [];
+  let acc = 0;
+  let bits = 0;
+  for (const ch of s) {
+    const v = B64.indexOf(ch);
+    if (v < 0) throw new MmunError("EINVAL", `bad character ${JSON.stringify(ch)} in replay token`);
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push((acc >> bits) & 255);
+    }
+  }
+  return bytes;
+}
+
+function pushVarint(out: number[], v: number): void {
+  while (v >= 128) {
+    out.push((v % 128) + 128);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+}
+
+/** Encodes one choice list. */
+export function encodeChoices(choices: readonly number[]): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < choices.length; ) {
+    const v = choices[i] as number;
+    let j = i + 1;
+    while (j < choices.length && choices[j] === v) j++;
+    pushVarint(bytes, v);
+    pushVarint(bytes, j - i - 1);
+    i = j;
+  }
+  return toBase64Url(bytes);
+}
+
+/** Decodes one choice list. */
+export function decodeChoices(s: string): number[] {
+  const bytes = fromBase64Url(s);
+  const out: number[] = [];
+  let i = 0;
+  const read = (): number => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const b = bytes[i++];
+      if (b === undefined) throw new MmunError("EINVAL", "truncated replay token");
+      v += (b & 127) * mul;
+      if (b < 128) return v;
+      mul *= 128;
+      if (mul > 2 ** 35) throw new MmunError("EINVAL", "replay token value too large");
+    }
+  };
+  while (i < bytes.length) {
+    const v = read();
+    const n = read() + 1;
+    if (out.length + n > 10_000_000)
+      throw new MmunError("EINVAL", "replay token expands beyond 10^7 choices");
+    for (let k = 0; k < n; k++) out.push(v);
+  }
+  return out;
+}
+
+/** Builds a token for a failure of `kind` at `step`, replayed by the given executions' choices. */
+export function encodeToken(
+  kind: FailureKind,
+  step: number,
+  segments: readonly (readonly number[])[],
+  maxSteps?: number,
+): string {
+  const bound = maxSteps === undefined ? "" : `!${maxSteps}`;
+  return `1${KIND_LETTER[kind]}${step}.${segments.map(encodeChoices).join("~")}${bound}`;
+}
+
+/** Parses a token; throws `MmunError("EINVAL")` when it is not one. */
+export function decodeToken(token: string): DecodedToken {
+  const m = /^1([a-z])(\d+)\.([A-Za-z0-9_~-]*)(?:!(\d+))?$/.exec(
+    typeof token === "string" ? token.trim() : "",
+  );
+  if (m === null) {
+    throw new MmunError(
+      "EINVAL",
+      `not a replay token: ${JSON.stringify(token)} (expected "1<kind><step>.<choices>")`,
+    );
+  }
+  const kind = LETTER_KIND.get(m[1] as string);
+  if (kind === undefined)
+    throw new MmunError("EINVAL", `unknown failure kind letter "${m[1]}" in replay token`);
+  const segments = (m[3] as string).split("~").map(decodeChoices);
+  return { kind, step: Number(m[2]), segments, maxSteps: m[4] === undefined ? undefined : Number(m[4]) };
+}

@@ -1,0 +1,30 @@
+// The worker-thread entry of parallel exploration: loads the scenario's module, runs its shard.
+
+import { parentPort, workerData } from "node:worker_threads";
+import { exploreShard } from "./explore.js";
+import type { WorkerJob, WorkerMessage } from "./parallel.js";
+import { findScenario } from "./scenarioModule.js";
+
+async function main(): Promise<void> {
+  const job = workerData as WorkerJob;
+  const port = parentPort;
+  if (port === null) return;
+  const post = (m: WorkerMessage) => port.postMessage(m);
+  try {
+    const mod = (await import(job.module)) as Record<string, unknown>;
+    const scenario = findScenario(mod, job.scenario);
+    const outcome = await exploreShard(
+      scenario as never as Parameters<typeof exploreShard>[0],
+      job.opts,
+      job.shard,
+      {
+        onProgress: (progress) => post({ type: "progress", progress }),
+      },
+    );
+    post({ type: "done", outcome });
+  } catch (e) {
+    post({ type: "error", message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  }
+}
+
+void main();

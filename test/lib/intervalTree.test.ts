@@ -1,0 +1,539 @@
+// Tests of src/lib/intervalTree.ts: differential against a brute-force array model (every invariant
+// checked after every mutation), adversarial shapes, argument errors, and @flatten-js as an oracle.
+
+import FlattenIntervalTree from "@flatten-js/interval-tree";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { MmunError } from "../../src/lib/errno.js";
+import { checkIntervalTree, IntervalTree, type IntervalTreeNode } from "../../src/lib/intervalTree.js";
+import { Rng } from "../../src/lib/rng.js";
+
+const MAX = Number.MAX_SAFE_INTEGER;
+
+/** The brute-force reference: a list of entries, ordered on demand by (start, insertion order). */
+class Model {
+  entries: { start: number; last: number; value: number; seq: number; handle: IntervalTreeNode<number> }[] =
+    [];
+  private seq = 0;
+
+  add(start: number, last: number, value: number, handle: IntervalTreeNode<number>): void {
+    this.entries.push({ start, last, value, seq: this.seq++, handle });
+  }
+
+  removeAt(i: number): void {
+    this.entries.splice(i, 1);
+  }
+
+  sorted() {
+    return [...this.entries].sort((a, b) => a.start - b.start || a.seq - b.seq);
+  }
+
+  overlapping(start: number, last: number): number[] {
+    return this.sorted()
+      .filter((e) => e.start <= last && start <= e.last)
+      .map((e) => e.value);
+  }
+}
+
+const values = (nodes: Iterable<IntervalTreeNode<number>>) => [...nodes].map((n) => n.value);
+
+function walk(tree: IntervalTree<number>, start: number, last: number): number[] {
+  const out: number[] = [];
+  for (let n = tree.iterFirst(start, last); n; n = tree.iterNext(n, start, last)) out.push(n.value);
+  return out;
+}
+
+function walkIndex(tree: IntervalTree<number>, start: number, last: number): number[] {
+  const out: number[] = [];
+  for (let i = tree.firstIndex(start, last); i !== -1; i = tree.nextIndex(i, start, last)) {
+    out.push(tree.valueAt(i));
+    expect(tree.startAt(i) <= last && start <= tree.lastAt(i)).toBe(true);
+  }
+  return out;
+}
+
+/** Everything observable must match the model: size, first, full order, and one query three ways. */
+function compare(tree: IntervalTree<number>, model: Model, qs: number, ql: number): void {
+  const sorted = model.sorted();
+  expect(tree.size).toBe(sorted.length);
+  expect(tree.first()?.value).toBe(sorted[0]?.value);
+  expect(values(tree)).toEqual(sorted.map((e) => e.value));
+  const want = model.overlapping(qs, ql);
+  expect(values(tree.overlapping(qs, ql))).toEqual(want);
+  expect(walk(tree, qs, ql)).toEqual(want);
+  expect(walkIndex(tree, qs, ql)).toEqual(want);
+}
+
+interface KeySpace {
+  name: string;
+  lo: number;
+  hi: number;
+  /** Longest interval drawn (the rest of the time the interval spans two random keys). */
+  maxLen: number;
+}
+
+const SPACES: KeySpace[] = [
+  { name: "tiny [0, 8]", lo: 0, hi: 8, maxLen: 8 },
+  { name: "medium [0, 10^6]", lo: 0, hi: 1e6, maxLen: 5000 },
+  { name: "huge [2^53-1-10^5, 2^53-1]", lo: MAX - 1e5, hi: MAX, maxLen: 2000 },
+  { name: "full [0, 2^53-1]", lo: 0, hi: MAX, maxLen: 2 ** 40 },
+];
+
+function randomInterval(rng: Rng, ks: KeySpace): [number, number] {
+  const a = rng.range(ks.lo, ks.hi);
+  if (rng.chance(0.5)) {
+    const b = rng.range(ks.lo, ks.hi);
+    return a <= b ? [a, b] : [b, a];
+  }
+  return [a, Math.min(ks.hi, a + rng.range(0, ks.maxLen))];
+}
+
+/**
+ * Random ops against the model; the tree size drifts around `target`. Checks every invariant after
+ * every mutation and compares a query after every op.
+ */
+function differential(seed: number, ks: KeySpace, ops: number, target: number): void {
+  const rng = new Rng(seed);
+  const tree = new IntervalTree<number>();
+  const model = new Model();
+  let nextValue = 0;
+  for (let op = 0; op < ops; op++) {
+    const r = rng.next();
+    const grow = model.entries.length < target ? 0.6 : 0.4;
+    if (r < grow || model.entries.length === 0) {
+      const [s, l] = randomInterval(rng, ks);
+      const v = nextValue++;
+      const h = tree.insert(s, l, v);
+      expect([h.start, h.last, h.value]).toEqual([s, l, v]);
+      model.add(s, l, v, h);
+      checkIntervalTree(tree);
+    } else if (r < 0.9) {
+      const i = rng.int(model.entries.length);
+      const e = model.entries[i]!;
+      // Any handle for the node works: the one insert returned, or a fresh one from a query.
+      let handle = e.handle;
+      if (rng.chance(0.3)) {
+        const fresh = [...tree.overlapping(e.start, e.start)].find((n) => n.sameAs(e.handle));
+        expect(fresh).toBeDefined();
+        handle = fresh!;
+      }
+      tree.remove(handle);
+      model.removeAt(i);
+      checkIntervalTree(tree);
+      expect(() => tree.remove(e.handle)).toThrow(MmunError);
+    } else if (r < 0.95 && model.entries.length > 0) {
+      // iterNext from an arbitrary stored node: the next intersecting node after it in order.
+      const [qs, ql] = randomInterval(rng, ks);
+      const sorted = model.sorted();
+      const k = rng.int(sorted.length);
+      const after = sorted.slice(k + 1).filter((e) => e.start <= ql && qs <= e.last);
+      expect(tree.iterNext(sorted[k]!.handle, qs, ql)?.value).toBe(after[0]?.value);
+      expect(tree.nextIndex(sorted[k]!.handle.slot, qs, ql)).toBe(after[0] ? after[0].handle.slot : -1);
+    }
+    const [qs, ql] = rng.chance(0.2) ? [rng.range(ks.lo, ks.hi), -1] : randomInterval(rng, ks);
+    compare(tree, model, qs, ql === -1 ? qs : ql);
+  }
+  // Drain completely: removal down to empty, with the validator at every step.
+  const rest = rng.shuffle([...model.entries]);
+  for (const e of rest) {
+    tree.remove(e.handle);
+    checkIntervalTree(tree);
+  }
+  expect(tree.size).toBe(0);
+  expect(tree.first()).toBeUndefined();
+  expect(tree.iterFirst(ks.lo, ks.hi)).toBeUndefined();
+}
+
+describe("IntervalTree against an array model", () => {
+  const runs: [number, KeySpace, number, number][] = [
+    [42, SPACES[0]!, 3000, 40],
+    [7, SPACES[0]!, 2000, 300],
+    [43, SPACES[1]!, 10_000, 200],
+    [44, SPACES[2]!, 4000, 150],
+    [45, SPACES[3]!, 4000, 150],
+  ];
+  for (const [seed, ks, ops, target] of runs) {
+    it(`matches the model on ${ops} random ops, key space ${ks.name}, size ~${target} (seed ${seed})`, () => {
+      differential(seed, ks, ops, target);
+    });
+  }
+
+  it("matches the model on fast-check op sequences with shrinking (seed 1234)", () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("insert" as const), a: fc.nat(16), b: fc.nat(16) }),
+      fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }),
+      fc.record({ kind: fc.constant("query" as const), a: fc.nat(16), b: fc.nat(16) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+        const tree = new IntervalTree<number>();
+        const model = new Model();
+        let v = 0;
+        for (const o of ops) {
+          if (o.kind === "insert") {
+            const [s, l] = o.a <= o.b ? [o.a, o.b] : [o.b, o.a];
+            model.add(s, l, v, tree.insert(s, l, v));
+            v++;
+            checkIntervalTree(tree);
+          } else if (o.kind === "remove" && model.entries.length > 0) {
+            const i = o.pick % model.entries.length;
+            tree.remove(model.entries[i]!.handle);
+            model.removeAt(i);
+            checkIntervalTree(tree);
+          } else if (o.kind === "query") {
+            const [s, l] = o.a <= o.b ? [o.a, o.b] : [o.b, o.a];
+            compare(tree, model, s, l);
+          }
+        }
+        compare(tree, model, 0, 16);
+      }),
+      { seed: 1234, numRuns: 200 },
+    );
+  });
+});
+
+/** Inserts [start, last] pairs (value = index) and checks after each. */
+function build(pairs: [number, number][]): { tree: IntervalTree<number>; handles: IntervalTreeNode<number>[] } {
+  const tree = new IntervalTree<number>();
+  const handles = pairs.map(([s, l], i) => {
+    const h = tree.insert(s, l, i);
+    checkIntervalTree(tree);
+    return h;
+  });
+  return { tree, handles };
+}
+
+function rootNode(tree: IntervalTree<number>): IntervalTreeNode<number> {
+  return tree.nodeAt(tree["rb"].root);
+}
+
+describe("IntervalTree on adversarial shapes", () => {
+  const n = 1000;
+
+  it("stays balanced under sorted inserts (height <= 2 log2(n+1))", () => {
+    const { tree } = build(Array.from({ length: n }, (_, i) => [i, i + 3] as [number, number]));
+    expect(height(tree)).toBeLessThanOrEqual(2 * Math.log2(n + 1));
+    expect(values(tree.overlapping(500, 500))).toEqual([497, 498, 499, 500]);
+  });
+
+  it("stays balanced under reverse-sorted inserts", () => {
+    const { tree } = build(Array.from({ length: n }, (_, i) => [n - i, n - i + 3] as [number, number]));
+    expect(height(tree)).toBeLessThanOrEqual(2 * Math.log2(n + 1));
+    expect(tree.first()!.start).toBe(1);
+  });
+
+  it("keeps all-equal intervals in insertion order, through removals", () => {
+    const { tree, handles } = build(Array.from({ length: 300 }, () => [5, 5] as [number, number]));
+    expect(values(tree)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    const rng = new Rng(11);
+    const kept = new Set(Array.from({ length: 300 }, (_, i) => i));
+    for (const i of rng.shuffle(Array.from({ length: 300 }, (_, i) => i)).slice(0, 150)) {
+      tree.remove(handles[i]!);
+      kept.delete(i);
+      checkIntervalTree(tree);
+    }
+    for (let i = 0; i < 50; i++) tree.insert(5, 5, 300 + i);
+    checkIntervalTree(tree);
+    const want = [...[...kept].sort((a, b) => a - b), ...Array.from({ length: 50 }, (_, i) => 300 + i)];
+    expect(values(tree.overlapping(0, 10))).toEqual(want);
+    expect(walk(tree, 5, 5)).toEqual(want);
+  });
+
+  it("finds every nested interval containing a point, and none past its edges", () => {
+    const { tree } = build(Array.from({ length: 500 }, (_, i) => [i, 2000 - i] as [number, number]));
+    expect(walk(tree, 1000, 1000)).toHaveLength(500);
+    expect(walk(tree, 250, 250)).toEqual(Array.from({ length: 251 }, (_, i) => i));
+    expect(walk(tree, 1750, 1760)).toEqual(Array.from({ length: 251 }, (_, i) => i));
+    expect(walk(tree, 2001, MAX)).toEqual([]);
+  });
+
+  it("survives removing the root repeatedly until empty", () => {
+    const rng = new Rng(12);
+    const { tree } = build(Array.from({ length: 400 }, () => [rng.int(100), 0] as [number, number]).map(([s]) => [s, s + rng.int(20)] as [number, number]));
+    while (tree.size > 0) {
+      tree.remove(rootNode(tree));
+      checkIntervalTree(tree);
+    }
+    expect(tree.first()).toBeUndefined();
+  });
+
+  it("reuses freed slots under churn and rejects the stale handles that pointed at them (seed 13)", () => {
+    const rng = new Rng(13);
+    const tree = new IntervalTree<number>();
+    let live: IntervalTreeNode<number>[] = [];
+    const dead: IntervalTreeNode<number>[] = [];
+    for (let i = 0; i < 64; i++) live.push(tree.insert(i, i + 1, i));
+    for (let round = 0; round < 2000; round++) {
+      const k = rng.int(live.length);
+      const victim = live[k]!;
+      tree.remove(victim);
+      dead.push(victim);
+      const s = rng.int(1000);
+      const h = tree.insert(s, s + rng.int(10), 1000 + round);
+      live[k] = h;
+      checkIntervalTree(tree);
+    }
+    expect(tree["rb"].used).toBe(64); // every insert after the first 64 reused a freed slot
+    const slots = new Set(live.map((h) => h.slot));
+    const reused = dead.filter((d) => slots.has(d.slot));
+    expect(reused.length).toBeGreaterThan(0);
+    for (const d of reused) {
+      expect(() => tree.remove(d)).toThrow(/not in this tree/);
+      const owner = live.find((h) => h.slot === d.slot)!;
+      expect(d.sameAs(owner)).toBe(false);
+    }
+    expect(tree.size).toBe(64);
+    checkIntervalTree(tree);
+    live = [];
+  });
+});
+
+function height(tree: IntervalTree<number>): number {
+  const rb = tree["rb"];
+  const h = (n: number): number => (n === -1 ? 0 : 1 + Math.max(h(rb.left(n)), h(rb.right(n))));
+  return h(rb.root);
+}
+
+/** A snapshot of everything observable, to prove a failed call changed nothing. */
+function snapshot(tree: IntervalTree<number>) {
+  return { size: tree.size, all: [...tree].map((n) => [n.start, n.last, n.value]) };
+}
+
+describe("IntervalTree argument errors", () => {
+  const bad: [string, unknown, unknown][] = [
+    ["start > last", 5, 4],
+    ["negative start", -1, 4],
+    ["negative last", -3, -1],
+    ["NaN start", Number.NaN, 4],
+    ["NaN last", 1, Number.NaN],
+    ["Infinity", 0, Number.POSITIVE_INFINITY],
+    ["-Infinity", Number.NEGATIVE_INFINITY, 0],
+    ["fraction", 0.5, 4],
+    ["fraction last", 1, 4.25],
+    ["2^53 (unsafe)", 0, 2 ** 53],
+    ["a string", "1", 4],
+    ["a bigint", 1n, 4n],
+    ["undefined", undefined, 4],
+    ["-0 and NaN", -0, Number.NaN],
+  ];
+
+  function expectEinval(fn: () => unknown, ...named: string[]): void {
+    let err: unknown;
+    try {
+      fn();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MmunError);
+    expect((err as MmunError).code).toBe("EINVAL");
+    for (const s of named) expect((err as MmunError).message).toContain(s);
+  }
+
+  function populated() {
+    const rng = new Rng(20);
+    const tree = new IntervalTree<number>();
+    const handles = Array.from({ length: 50 }, (_, i) => {
+      const s = rng.int(1000);
+      return tree.insert(s, s + rng.int(50), i);
+    });
+    return { tree, handles };
+  }
+
+  for (const [what, s, l] of bad) {
+    it(`rejects ${what} with EINVAL naming the values, for insert and every query, changing nothing`, () => {
+      const { tree } = populated();
+      const before = snapshot(tree);
+      const shown = [s, l].map((v) => (typeof v === "bigint" ? `${v}n` : typeof v === "string" ? `"${v}"` : String(v)));
+      const S = s as number;
+      const L = l as number;
+      expectEinval(() => tree.insert(S, L, 99), ...shown);
+      expectEinval(() => tree.iterFirst(S, L), ...shown);
+      expectEinval(() => tree.overlapping(S, L), ...shown);
+      expectEinval(() => tree.iterNext(tree.first()!, S, L), ...shown);
+      expectEinval(() => tree.firstIndex(S, L), ...shown);
+      expect(snapshot(tree)).toEqual(before);
+      checkIntervalTree(tree);
+    });
+  }
+
+  it("accepts the extreme keys 0 and 2^53-1 and -0 as 0", () => {
+    const tree = new IntervalTree<string>();
+    tree.insert(0, MAX, "all");
+    tree.insert(MAX, MAX, "top");
+    tree.insert(-0, 0, "zero");
+    checkIntervalTree(tree);
+    expect([...tree.overlapping(MAX, MAX)].map((n) => n.value)).toEqual(["all", "top"]);
+    expect([...tree.overlapping(0, 0)].map((n) => n.value)).toEqual(["all", "zero"]);
+  });
+
+  it("rejects a double remove with EINVAL and changes nothing", () => {
+    const { tree, handles } = populated();
+    tree.remove(handles[3]!);
+    const before = snapshot(tree);
+    expectEinval(() => tree.remove(handles[3]!), "not in this tree");
+    expect(snapshot(tree)).toEqual(before);
+    checkIntervalTree(tree);
+  });
+
+  it("rejects removing a node of another tree, even one at the same slot", () => {
+    const a = populated();
+    const b = populated();
+    const before = snapshot(a.tree);
+    expect(b.handles[7]!.slot).toBe(a.handles[7]!.slot);
+    expectEinval(() => a.tree.remove(b.handles[7]!), "not in this tree");
+    expectEinval(() => a.tree.iterNext(b.handles[7]!, 0, 10), "not a node of this tree");
+    expect(snapshot(a.tree)).toEqual(before);
+    expect(b.tree.size).toBe(50);
+  });
+
+  it("rejects things that are not handles", () => {
+    const { tree, handles } = populated();
+    const before = snapshot(tree);
+    const h = handles[0]!;
+    const forged = { start: h.start, last: h.last, value: h.value, slot: h.slot, seq: h.seq, tree };
+    for (const x of [undefined, null, 3, {}, forged]) {
+      expectEinval(() => tree.remove(x as unknown as IntervalTreeNode<number>));
+    }
+    expect(snapshot(tree)).toEqual(before);
+  });
+
+  it("keeps a removed handle readable", () => {
+    const { tree, handles } = populated();
+    const h = handles[9]!;
+    const [s, l] = [h.start, h.last];
+    tree.remove(h);
+    tree.insert(1, 2, 1000); // reuses the slot
+    expect([h.start, h.last, h.value]).toEqual([s, l, 9]);
+  });
+});
+
+describe("IntervalTree iteration and modification", () => {
+  function small() {
+    const tree = new IntervalTree<number>();
+    const handles = Array.from({ length: 20 }, (_, i) => tree.insert(i, i + 5, i));
+    return { tree, handles };
+  }
+
+  it("makes an overlapping() iterator throw EINVAL after an insert or a remove", () => {
+    const { tree, handles } = small();
+    const it1 = tree.overlapping(0, 100);
+    expect(it1.next().value?.value).toBe(0);
+    tree.insert(3, 4, 99);
+    expect(() => it1.next()).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    const it2 = tree.overlapping(0, 100);
+    tree.remove(handles[5]!);
+    expect(() => it2.next()).toThrow(/modified during an iteration/);
+    expect(() => {
+      for (const n of tree.overlapping(0, 100)) if (n.value === 2) tree.remove(n);
+    }).toThrow(MmunError);
+  });
+
+  it("makes the whole-tree iterator throw EINVAL after a change", () => {
+    const { tree } = small();
+    expect(() => {
+      for (const n of tree) if (n.value === 4) tree.insert(100, 200, 100);
+    }).toThrow(expect.objectContaining({ code: "EINVAL" }));
+  });
+
+  it("lets a finished iterator stay finished after later changes", () => {
+    const { tree } = small();
+    const it1 = tree.overlapping(50, 60);
+    expect(it1.next().done).toBe(true);
+    tree.insert(55, 56, 1);
+    expect(it1.next().done).toBe(true);
+  });
+
+  it("allows the kernel's remove-while-walking pattern through iterFirst/iterNext (fetch next first)", () => {
+    const { tree } = small();
+    const removed: number[] = [];
+    let n = tree.iterFirst(4, 10);
+    while (n) {
+      const next = tree.iterNext(n, 4, 10);
+      if (n.value % 2 === 0) {
+        tree.remove(n);
+        removed.push(n.value);
+        checkIntervalTree(tree);
+      }
+      n = next;
+    }
+    expect(removed).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(values(tree.overlapping(4, 10))).toEqual([1, 3, 5, 7, 9]);
+  });
+
+  it("returns handles that identify nodes by slot: sameAs, and remove through any of them", () => {
+    const { tree, handles } = small();
+    const fromQuery = tree.iterFirst(7, 7)!;
+    expect(fromQuery).not.toBe(handles[2]);
+    expect(fromQuery.sameAs(handles[2]!)).toBe(true);
+    expect(fromQuery.sameAs(handles[3]!)).toBe(false);
+    expect(tree.first()!.sameAs(handles[0]!)).toBe(true);
+    tree.remove(fromQuery);
+    expect(() => tree.remove(handles[2]!)).toThrow(MmunError);
+  });
+
+  it("rejects O(1) the queries that cannot match: empty tree, all before, all after", () => {
+    const tree = new IntervalTree<number>();
+    expect(tree.iterFirst(0, MAX)).toBeUndefined();
+    tree.insert(100, 200, 1);
+    tree.insert(150, 160, 2);
+    expect(tree.iterFirst(201, MAX)).toBeUndefined();
+    expect(tree.iterFirst(0, 99)).toBeUndefined();
+    expect(tree.iterFirst(0, 100)?.value).toBe(1);
+    expect(tree.iterFirst(200, 200)?.value).toBe(1);
+    expect(walk(tree, 155, 155)).toEqual([1, 2]);
+  });
+});
+
+describe("IntervalTree against @flatten-js/interval-tree", () => {
+  it("returns the same sets of values on random range searches (seed 99)", () => {
+    const rng = new Rng(99);
+    const ours = new IntervalTree<number>();
+    const theirs = new FlattenIntervalTree<number>();
+    const handles: IntervalTreeNode<number>[] = [];
+    const keys: [number, number][] = [];
+    for (let i = 0; i < 3000; i++) {
+      const s = rng.range(0, 2 ** 40);
+      const l = s + rng.range(0, 2 ** 30);
+      keys.push([s, l]);
+      handles.push(ours.insert(s, l, i));
+      theirs.insert([s, l], i);
+    }
+    for (const i of rng.shuffle(Array.from({ length: 3000 }, (_, i) => i)).slice(0, 1000)) {
+      ours.remove(handles[i]!);
+      theirs.remove(keys[i]!, i);
+    }
+    checkIntervalTree(ours);
+    expect(ours.size).toBe(theirs.size);
+    for (let q = 0; q < 2000; q++) {
+      const lo = rng.range(0, 2 ** 40);
+      const hi = lo + (q % 2 ? 0 : rng.range(0, 2 ** 34));
+      const a = values(ours.overlapping(lo, hi)).sort((x, y) => x - y);
+      const b = [...theirs.search([lo, hi])].sort((x, y) => x - y);
+      expect(a).toEqual(b);
+    }
+  });
+});
+
+describe("checkIntervalTree", () => {
+  it("catches a corrupted subtree-last, a broken order and a wrong cached leftmost", () => {
+    const rng = new Rng(5);
+    const mk = () => {
+      const t = new IntervalTree<number>();
+      for (let i = 0; i < 100; i++) t.insert(rng.int(1000), 1000 + rng.int(1000), i);
+      return t;
+    };
+    const t1 = mk();
+    const rb1 = t1["rb"];
+    rb1.f64[rb1.root * rb1.words + 3] = 5; // subtree-last of the root
+    expect(() => checkIntervalTree(t1)).toThrow(/subtree-last/);
+
+    const t2 = mk();
+    const rb2 = t2["rb"];
+    rb2.f64[rb2.root * rb2.words + 2] = 1e9; // start of the root breaks the order
+    expect(() => checkIntervalTree(t2)).toThrow(/starts at|holds/);
+
+    const t3 = mk();
+    t3["rb"].leftmost = t3["rb"].root;
+    expect(() => checkIntervalTree(t3)).toThrow(/leftmost/);
+  });
+});
