@@ -36,84 +36,51 @@ const keepRunning: Strategy = {
   },
 };
 
-export async function main(args: string[]): Promise<void> {
-  const N = args.includes("--quick") ? 200_000 : 2_000_000;
-  const rows: string[][] = [];
-  const row = (what: string, runtime: string, ns: number, peerNs?: number, target?: string) =>
-    rows.push([
-      what,
-      runtime,
-      ns.toFixed(1),
-      fmt(1e9 / ns),
-      peerNs === undefined ? "" : fmtRatio(peerNs / ns),
-      target ?? "",
-    ]);
+interface Case {
+  what: string;
+  runtime: string;
+  target?: string;
+  /** Which peer row this case is compared with. */
+  peer?: string;
+  run(n: number): Promise<number>;
+}
 
-  // Peers first, so the ratios below compare against them.
-  const am = new AsyncMutex();
-  const amNs = await timeOps(N / 10, async () => {
-    for (let i = 0; i < N / 10; i++) {
-      const release = await am.acquire();
-      release();
-    }
-  });
-  rows.push([
-    "mutex lock+unlock",
-    "async-mutex (await acquire)",
-    amNs.toFixed(1),
-    fmt(1e9 / amNs),
-    "1.0x",
-    "",
-  ]);
+const mutexFast = (lockdep: boolean) => (N: number) =>
+  timeOps(N, () =>
+    inTask(async (k) => {
+      const m = k.mutex("m");
+      for (let i = 0; i < N; i++) {
+        const p = m.lock();
+        if (p) await p;
+        m.unlock();
+      }
+    }, lockdep),
+  );
+const mutexAwait = (lockdep: boolean) => (N: number) =>
+  timeOps(N / 10, () =>
+    inTask(async (k) => {
+      const m = k.mutex("m");
+      for (let i = 0; i < N / 10; i++) {
+        await m.lock();
+        m.unlock();
+      }
+    }, lockdep),
+  );
+const spinFast = (lockdep: boolean) => (N: number) =>
+  timeOps(N, () =>
+    inTask(async (k) => {
+      const s = k.spinLock("s");
+      for (let i = 0; i < N; i++) {
+        const p = s.lock();
+        if (p) await p;
+        s.unlock();
+      }
+    }, lockdep),
+  );
 
-  for (const lockdep of [false, true]) {
-    const tag = lockdep ? " +lockdep" : "";
-    const fast = await timeOps(N, () =>
-      inTask(async (k) => {
-        const m = k.mutex("m");
-        for (let i = 0; i < N; i++) {
-          const p = m.lock();
-          if (p) await p;
-          m.unlock();
-        }
-      }, lockdep),
-    );
-    row("mutex lock+unlock, internal fast path", `direct${tag}`, fast, amNs, "< 20 ns");
-    const awaited = await timeOps(N / 10, () =>
-      inTask(async (k) => {
-        const m = k.mutex("m");
-        for (let i = 0; i < N / 10; i++) {
-          await m.lock();
-          m.unlock();
-        }
-      }, lockdep),
-    );
-    row("mutex lock+unlock, await m.lock()", `direct${tag}`, awaited, amNs, "< 150 ns");
-    const spin = await timeOps(N, () =>
-      inTask(async (k) => {
-        const s = k.spinLock("s");
-        for (let i = 0; i < N; i++) {
-          const p = s.lock();
-          if (p) await p;
-          s.unlock();
-        }
-      }, lockdep),
-    );
-    row("spinlock lock+unlock, internal fast path", `direct${tag}`, spin, amNs, "< 20 ns");
-  }
-  const outside = await timeOps(N, () => {
-    const k = new Kernel({ lockdep: false });
-    const m = k.mutex("m");
-    for (let i = 0; i < N; i++) {
-      m.lock();
-      m.unlock();
-    }
-  });
-  row("mutex lock+unlock outside any task", "direct", outside, amNs);
-
-  // Ping-pong: two tasks hand a token back and forth through a wait queue.
+async function pingPongPromises(N: number): Promise<number> {
   const rounds = N / 20;
-  const amPing = await timeOps(rounds, async () => {
+  return timeOps(rounds, async () => {
     let turn = 0;
     let wake: (() => void) | null = null;
     const waitTurn = (me: number) =>
@@ -134,75 +101,203 @@ export async function main(args: string[]): Promise<void> {
     };
     await Promise.all([player(0), player(1)]);
   });
-  rows.push(["ping-pong round trip", "plain promises", amPing.toFixed(1), fmt(1e9 / amPing), "1.0x", ""]);
-  for (const runtime of ["direct", "controlled"] as const) {
-    const ns = await timeOps(rounds, async () => {
-      const k = new Kernel(
-        runtime === "direct"
-          ? { lockdep: false }
-          : { runtime, strategy: new RandomStrategy(1), lockdep: false },
-      );
-      const wq = k.waitQueue("wq");
-      let turn = 0;
-      const player = (me: number) => async () => {
-        for (let i = 0; i < rounds; i++) {
-          const p = wq.waitEvent(() => turn === me);
-          if (p) await p;
-          turn = 1 - me;
-          wq.wakeUpAll();
-        }
-      };
-      k.spawn("ping", player(0));
-      k.spawn("pong", player(1));
-      await k.run();
-    });
-    row("ping-pong round trip (wait queue)", runtime, ns, amPing);
-  }
+}
 
-  // Controlled scheduler: cost of one scheduling point, with and without a task switch.
+const pingPong = (runtime: "direct" | "controlled") => (N: number) => {
+  const rounds = N / 20;
+  return timeOps(rounds, async () => {
+    const k = new Kernel(
+      runtime === "direct"
+        ? { lockdep: false }
+        : { runtime, strategy: new RandomStrategy(1), lockdep: false },
+    );
+    const wq = k.waitQueue("wq");
+    let turn = 0;
+    const player = (me: number) => async () => {
+      for (let i = 0; i < rounds; i++) {
+        const p = wq.waitEvent(() => turn === me);
+        if (p) await p;
+        turn = 1 - me;
+        wq.wakeUpAll();
+      }
+    };
+    k.spawn("ping", player(0));
+    k.spawn("pong", player(1));
+    await k.run();
+  });
+};
+
+const points = (strategy: () => Strategy) => (N: number) => {
   const P = N / 10;
-  const fcPointNs = await timeOps(
-    P / 10,
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(fc.scheduler(), async (s) => {
-          const body = async () => {
-            for (let i = 0; i < P / 20; i++) await s.schedule(Promise.resolve());
-          };
-          const all = Promise.all([body(), body()]);
-          await s.waitIdle();
-          await all;
-        }),
-        { numRuns: 1 },
+  return timeOps(P, async () => {
+    const k = new Kernel({ runtime: "controlled", strategy: strategy(), lockdep: false });
+    for (const name of ["a", "b"]) {
+      k.spawn(name, async () => {
+        for (let i = 0; i < P / 2; i++) await k.point();
+      });
+    }
+    await k.run();
+  });
+};
+
+const CASES: Record<string, Case> = {
+  "async-mutex": {
+    what: "mutex lock+unlock",
+    runtime: "async-mutex (await acquire)",
+    run: (N) => {
+      const am = new AsyncMutex();
+      return timeOps(N / 10, async () => {
+        for (let i = 0; i < N / 10; i++) {
+          const release = await am.acquire();
+          release();
+        }
+      });
+    },
+  },
+  "mutex-fast": {
+    what: "mutex lock+unlock, internal fast path",
+    runtime: "direct",
+    target: "< 20 ns",
+    peer: "async-mutex",
+    run: mutexFast(false),
+  },
+  "mutex-await": {
+    what: "mutex lock+unlock, await m.lock()",
+    runtime: "direct",
+    target: "< 150 ns",
+    peer: "async-mutex",
+    run: mutexAwait(false),
+  },
+  "spin-fast": {
+    what: "spinlock lock+unlock, internal fast path",
+    runtime: "direct",
+    target: "< 20 ns",
+    peer: "async-mutex",
+    run: spinFast(false),
+  },
+  "mutex-fast-ld": {
+    what: "mutex lock+unlock, internal fast path",
+    runtime: "direct +lockdep",
+    target: "< 20 ns",
+    peer: "async-mutex",
+    run: mutexFast(true),
+  },
+  "mutex-await-ld": {
+    what: "mutex lock+unlock, await m.lock()",
+    runtime: "direct +lockdep",
+    target: "< 150 ns",
+    peer: "async-mutex",
+    run: mutexAwait(true),
+  },
+  "spin-fast-ld": {
+    what: "spinlock lock+unlock, internal fast path",
+    runtime: "direct +lockdep",
+    target: "< 20 ns",
+    peer: "async-mutex",
+    run: spinFast(true),
+  },
+  outside: {
+    what: "mutex lock+unlock outside any task",
+    runtime: "direct",
+    peer: "async-mutex",
+    run: (N) =>
+      timeOps(N, () => {
+        const k = new Kernel({ lockdep: false });
+        const m = k.mutex("m");
+        for (let i = 0; i < N; i++) {
+          m.lock();
+          m.unlock();
+        }
+      }),
+  },
+  "ping-promises": { what: "ping-pong round trip", runtime: "plain promises", run: pingPongPromises },
+  "ping-direct": {
+    what: "ping-pong round trip (wait queue)",
+    runtime: "direct",
+    peer: "ping-promises",
+    run: pingPong("direct"),
+  },
+  "ping-controlled": {
+    what: "ping-pong round trip (wait queue)",
+    runtime: "controlled",
+    peer: "ping-promises",
+    run: pingPong("controlled"),
+  },
+  "fc-point": {
+    what: "scheduling point",
+    runtime: "fast-check fc.scheduler",
+    run: (N) => {
+      const P = N / 100;
+      return timeOps(
+        P,
+        () =>
+          fc.assert(
+            fc.asyncProperty(fc.scheduler(), async (s) => {
+              const body = async () => {
+                for (let i = 0; i < P / 2; i++) await s.schedule(Promise.resolve());
+              };
+              const all = Promise.all([body(), body()]);
+              await s.waitIdle();
+              await all;
+            }),
+            { numRuns: 1 },
+          ),
+        3,
       );
     },
-    3,
-  );
-  rows.push([
-    "scheduling point",
-    "fast-check fc.scheduler",
-    fcPointNs.toFixed(1),
-    fmt(1e9 / fcPointNs),
-    "1.0x",
-    "",
-  ]);
-  for (const [label, strategy] of [
-    ["controlled, no switch", () => keepRunning],
-    ["controlled, random switches", () => new RandomStrategy(7)],
-  ] as const) {
-    const ns = await timeOps(P, async () => {
-      const k = new Kernel({ runtime: "controlled", strategy: strategy(), lockdep: false });
-      for (const name of ["a", "b"]) {
-        k.spawn(name, async () => {
-          for (let i = 0; i < P / 2; i++) await k.point();
-        });
-      }
-      await k.run();
-    });
-    row("scheduling point (kernel.point)", label, ns, fcPointNs, "< 300 ns");
+  },
+  "point-keep": {
+    what: "scheduling point (kernel.point)",
+    runtime: "controlled, no switch",
+    target: "< 300 ns",
+    peer: "fc-point",
+    run: points(() => keepRunning),
+  },
+  "point-random": {
+    what: "scheduling point (kernel.point)",
+    runtime: "controlled, random switches",
+    target: "< 300 ns",
+    peer: "fc-point",
+    run: points(() => new RandomStrategy(7)),
+  },
+};
+
+/**
+ * Each case runs in a fresh process, so one case's type feedback (say, locks used outside tasks)
+ * does not slow another's code down: the figures are what a program using that path sees.
+ */
+export async function main(args: string[]): Promise<void> {
+  const N = args.includes("--quick") ? 200_000 : 2_000_000;
+  const at = args.indexOf("--case");
+  if (at >= 0) {
+    const c = CASES[args[at + 1] as string];
+    if (c === undefined) throw new Error(`unknown case ${args[at + 1]}`);
+    process.stdout.write(`${JSON.stringify({ ns: await c.run(N) })}\n`);
+    return;
   }
+  const { execFileSync } = await import("node:child_process");
+  const self = new URL("./main.ts", import.meta.url).pathname;
+  const ns = new Map<string, number>();
+  for (const name of Object.keys(CASES)) {
+    const out = execFileSync(process.execPath, [...process.execArgv, self, "sync", "--case", name, ...args], {
+      encoding: "utf8",
+    });
+    ns.set(name, (JSON.parse(out.trim().split("\n").pop() as string) as { ns: number }).ns);
+  }
+  const rows = Object.entries(CASES).map(([name, c]) => {
+    const mine = ns.get(name) as number;
+    const peer = c.peer === undefined ? undefined : ns.get(c.peer);
+    return [
+      c.what,
+      c.runtime,
+      mine.toFixed(1),
+      fmt(1e9 / mine),
+      peer === undefined ? (c.peer === undefined ? "1.0x" : "") : fmtRatio(peer / mine),
+      c.target ?? "",
+    ];
+  });
   printTable(
-    "Runtime primitives (median of 7 rounds; ratio = peer time / our time)",
+    "Runtime primitives (median of 7 rounds, each case in a fresh process; ratio = peer time / our time)",
     ["operation", "runtime", "ns/op", "ops/s", "vs peer", "target"],
     rows,
   );

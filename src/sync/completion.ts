@@ -78,7 +78,7 @@ export class Completion implements Waitable {
     const s = k.sched;
     s.step++;
     const t = s.current;
-    k.mightSleep(`wait_for_completion("${this.name}")`);
+    k.mightSleep("wait_for_completion", this.name);
     const deadline = s.clock + ms;
     if (t !== null && s.controlled) {
       const p = s.point(t, this.id, "wait_for_completion");

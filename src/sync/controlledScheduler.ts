@@ -82,11 +82,16 @@ export class ControlledScheduler extends Scheduler {
   }
 
   private choose(current: Task | null): Task | null {
+    const tasks = this.tasks;
     const enabled = this.enabled;
-    enabled.length = 0;
-    for (const t of this.tasks) if (t.state === "runnable") enabled.push(t);
-    if (enabled.length === 0) return null;
-    if (enabled.length === 1) return enabled[0] as Task;
+    let n = 0;
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[i] as Task;
+      if (t.state === "runnable") enabled[n++] = t;
+    }
+    if (n === 0) return null;
+    if (n === 1) return enabled[0] as Task;
+    if (enabled.length !== n) enabled.length = n;
     const i = this.strategy.choose(enabled, current, this.step);
     if (i === -1) {
       this.abort();

@@ -113,7 +113,7 @@ export class DmaFence implements Waitable {
     const s = k.sched;
     s.step++;
     const t = s.current;
-    k.mightSleep(`dma_fence_wait("${this.name}")`);
+    k.mightSleep("dma_fence_wait", this.name);
     if (t !== null) this.mightWait(t);
     const deadline = s.clock + ms;
     if (t !== null && s.controlled) {

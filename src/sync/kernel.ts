@@ -186,8 +186,9 @@ export class Kernel implements WarnSink, SchedulerHost {
 
   /** Checks a task's state as it ends: locks still held, unbalanced regions. */
   private taskExit(task: Task): void {
-    if (task.heldLocks.length > 0) {
-      const list = task.heldLocks
+    if (task.heldCount > 0) {
+      const list = task
+        .held()
         .map((l, i) => `${l.type} "${l.name}" (acquired at step ${task.heldSteps[i]})`)
         .join(", ");
       this.report("error", `${task} ended while holding ${list}`);
@@ -326,11 +327,16 @@ export class Kernel implements WarnSink, SchedulerHost {
 
   /**
    * `might_sleep()`: reports `sleep-in-atomic` when the running task holds a spinlock or is in a
-   * non-blocking region. `what` names the operation for the report.
+   * non-blocking region. `what` (and its argument `arg`, if any) name the operation for the report.
    */
-  mightSleep(what = "might_sleep()"): void {
+  mightSleep(what = "might_sleep()", arg?: string | number): void {
     const t = this.sched.current;
-    if (t !== null && (t.atomic !== 0 || t.nonBlock !== 0)) this.sleepInAtomic(t, what);
+    if (t !== null && (t.atomic | t.nonBlock) !== 0) {
+      // The message is built only when there is something to report (this is on hot paths).
+      const call =
+        arg === undefined ? what : `${what}(${typeof arg === "string" ? JSON.stringify(arg) : arg})`;
+      this.sleepInAtomic(t, call);
+    }
   }
 
   /** `lockdep_assert_held(lock)`: warns when the running task does not hold `lock`. */
@@ -393,7 +399,7 @@ export class Kernel implements WarnSink, SchedulerHost {
   /** @internal Lockdep validation before `t` acquires `lock`. */
   lockdepCheck(t: Task, lock: Lockable, mode: LockMode): void {
     const ld = this.lockdep;
-    if (ld === null || lock.classId < 0) return;
+    if (ld === null || lock.classId < 0 || t.heldCount === 0) return;
     const problems = ld.checkAcquire(t, lock.classId, mode, this.sched.step);
     if (problems !== null) for (const p of problems) this.report("lock-order", p);
   }
@@ -401,7 +407,7 @@ export class Kernel implements WarnSink, SchedulerHost {
   /** @internal Reports sleeping in atomic context by `t` doing `what`. */
   sleepInAtomic(t: Task, what: string): void {
     const why: string[] = [];
-    for (let i = 0; i < t.heldLocks.length; i++) {
+    for (let i = 0; i < t.heldCount; i++) {
       const l = t.heldLocks[i] as Lockable;
       if (l.type === "spinlock")
         why.push(`holding spinlock "${l.name}" (acquired at step ${t.heldSteps[i]})`);

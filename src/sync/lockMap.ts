@@ -38,7 +38,7 @@ export class LockMap implements Lockable {
     const k = this.kernel;
     const t = k.sched.current;
     if (t === null) return;
-    if (!trylock && k.lockdep !== null) k.lockdepCheck(t, this, mode);
+    if (!trylock && k.lockdep !== null && t.heldCount !== 0) k.lockdepCheck(t, this, mode);
     t.pushHeld(this, mode, k.sched.step);
     if (k.trace !== null) k.event("acquire", this.id, undefined, MODE_NAMES[mode]);
   }

@@ -95,7 +95,7 @@ export class Lockdep {
    */
   checkAcquire(task: Task, classId: number, mode: LockMode, step: number): string[] | null {
     const held = task.heldLocks;
-    const n = held.length;
+    const n = task.heldCount;
     if (n === 0) return null;
     const problems: string[] = [];
     const modes = task.heldModes;

@@ -1,8 +1,8 @@
 // Follows kernel/locking/mutex.c: a sleeping lock with one owner, FIFO hand-off to waiters.
 
 import type { Kernel } from "./kernel.js";
-import type { Waiter } from "./scheduler.js";
-import { type Lockable, MODE_WRITE, OUTSIDE, Task, type Waitable } from "./task.js";
+import type { Scheduler, Waiter } from "./scheduler.js";
+import { type Lockable, MODE_WRITE, OUTSIDE, OutsideWaiter, Task, type Waitable } from "./task.js";
 
 /**
  * A mutex (`struct mutex`). `lock()` may sleep; it returns `undefined` when it got the lock at once
@@ -17,46 +17,58 @@ export class Mutex implements Lockable, Waitable {
   /** The owning task (the shared outside identity for code outside tasks), or null. */
   owner: Task | null = null;
   private readonly waiters: Waiter[] = [];
+  private readonly sched: Scheduler;
 
   constructor(
     readonly kernel: Kernel,
     readonly name: string,
   ) {
+    this.sched = kernel.sched;
     this.id = kernel.registerObject(this.type, name);
     this.classId = kernel.classId(name);
   }
 
   /** `mutex_lock()`: takes the mutex, sleeping while another owner holds it. Pairs with `unlock`. */
   lock(): Promise<void> | undefined {
-    const s = this.kernel.sched;
+    const s = this.sched;
     s.step++;
     const t = s.current;
-    if (t !== null && s.controlled) {
+    if (t === null) return this.lockOutside();
+    if (s.controlled) {
       const p = s.point(t, this.id, "lock");
-      if (p !== undefined) return p.then(() => this.lockNow(t));
+      if (p !== undefined) return p.then(() => this.lockTask(t));
     }
-    return this.lockNow(t);
+    return this.lockTask(t);
   }
 
-  private lockNow(t: Task | null): Promise<void> | undefined {
+  private lockTask(t: Task): Promise<void> | undefined {
     const k = this.kernel;
-    if (t !== null) {
-      if (t.atomic !== 0 || t.nonBlock !== 0) k.sleepInAtomic(t, `mutex_lock("${this.name}")`);
-      if (this.owner === t) {
-        k.misuse("EDEADLK", `${t} re-locks mutex "${this.name}", which it already holds: self-deadlock`);
-      }
-      if (k.lockdep !== null) k.lockdepCheck(t, this, MODE_WRITE);
+    if ((t.atomic | t.nonBlock) !== 0) k.sleepInAtomic(t, `mutex_lock("${this.name}")`);
+    const owner = this.owner;
+    if (owner === t) {
+      k.misuse("EDEADLK", `${t} re-locks mutex "${this.name}", which it already holds: self-deadlock`);
     }
-    if (this.owner === null) {
-      this.owner = t ?? OUTSIDE;
-      if (t !== null) t.pushHeld(this, MODE_WRITE, k.sched.step);
+    if (k.lockdep !== null && t.heldCount !== 0) k.lockdepCheck(t, this, MODE_WRITE);
+    if (owner === null) {
+      this.owner = t;
+      t.pushHeld(this, MODE_WRITE, this.sched.step);
       if (k.trace !== null) k.event("acquire", this.id, undefined, "write");
       return undefined;
     }
-    const w = k.waiter();
-    this.waiters.push(w);
+    this.waiters.push(t);
     // unlock() hands the mutex over before waking us (pairs with the hand-off in unlock).
-    return k.sched.block(w, this, "lock");
+    return this.sched.block(t, this, "lock");
+  }
+
+  private lockOutside(): Promise<void> | undefined {
+    if (this.owner === null) {
+      this.owner = OUTSIDE;
+      if (this.kernel.trace !== null) this.kernel.event("acquire", this.id, undefined, "write");
+      return undefined;
+    }
+    const w = new OutsideWaiter();
+    this.waiters.push(w);
+    return this.sched.block(w, this, "lock");
   }
 
   /** `mutex_trylock()`: takes the mutex if free; never sleeps. Pairs with `unlock` when true. */
@@ -74,7 +86,7 @@ export class Mutex implements Lockable, Waitable {
   /** `mutex_unlock()`: releases the mutex held by the caller; pairs with `lock`/`trylock`. */
   unlock(): void {
     const k = this.kernel;
-    const s = k.sched;
+    const s = this.sched;
     s.step++;
     const t = s.current;
     const me = t ?? OUTSIDE;
@@ -88,11 +100,11 @@ export class Mutex implements Lockable, Waitable {
     }
     if (t !== null) t.popHeld(this);
     if (k.trace !== null) k.event("release", this.id);
-    const w = this.waiters.shift();
-    if (w === undefined) {
+    if (this.waiters.length === 0) {
       this.owner = null;
       return;
     }
+    const w = this.waiters.shift() as Waiter;
     if (w instanceof Task) {
       this.owner = w;
       w.pushHeld(this, MODE_WRITE, s.step);

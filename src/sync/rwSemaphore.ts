@@ -63,15 +63,15 @@ export class RwSemaphore implements Lockable, Waitable {
   private downNow(t: Task | null, write: boolean): Promise<void> | undefined {
     const k = this.kernel;
     if (t !== null) {
-      const what = write ? `down_write("${this.name}")` : `down_read("${this.name}")`;
-      if (t.atomic !== 0 || t.nonBlock !== 0) k.sleepInAtomic(t, what);
+      const what = () => (write ? `down_write("${this.name}")` : `down_read("${this.name}")`);
+      if ((t.atomic | t.nonBlock) !== 0) k.sleepInAtomic(t, what());
       if (this.writer === t) {
-        k.misuse("EDEADLK", `${t} calls ${what} while holding it for write: self-deadlock`);
+        k.misuse("EDEADLK", `${t} calls ${what()} while holding it for write: self-deadlock`);
       }
       if (write && this.readers.includes(t)) {
-        k.misuse("EDEADLK", `${t} calls ${what} while holding it for read: self-deadlock`);
+        k.misuse("EDEADLK", `${t} calls ${what()} while holding it for read: self-deadlock`);
       }
-      if (k.lockdep !== null) k.lockdepCheck(t, this, write ? MODE_WRITE : MODE_READ);
+      if (k.lockdep !== null && t.heldCount !== 0) k.lockdepCheck(t, this, write ? MODE_WRITE : MODE_READ);
     }
     if (write ? this.canWrite() : this.canRead()) {
       this.grantTo(t ?? OUTSIDE, write);

@@ -1,8 +1,8 @@
 // Follows include/linux/spinlock.h: a lock whose critical section must not sleep.
 
 import type { Kernel } from "./kernel.js";
-import type { Waiter } from "./scheduler.js";
-import { type Lockable, MODE_WRITE, OUTSIDE, Task, type Waitable } from "./task.js";
+import type { Scheduler, Waiter } from "./scheduler.js";
+import { type Lockable, MODE_WRITE, OUTSIDE, OutsideWaiter, Task, type Waitable } from "./task.js";
 
 /**
  * A spinlock (`spinlock_t`). While a task holds one it is in atomic context: any operation that may
@@ -15,42 +15,56 @@ export class SpinLock implements Lockable, Waitable {
   readonly classId: number;
   owner: Task | null = null;
   private readonly waiters: Waiter[] = [];
+  private readonly sched: Scheduler;
 
   constructor(
     readonly kernel: Kernel,
     readonly name: string,
   ) {
+    this.sched = kernel.sched;
     this.id = kernel.registerObject(this.type, name);
     this.classId = kernel.classId(name);
   }
 
   /** `spin_lock()`: takes the lock, spinning while another CPU holds it. Pairs with `unlock`. */
   lock(): Promise<void> | undefined {
-    const s = this.kernel.sched;
+    const s = this.sched;
     s.step++;
     const t = s.current;
-    if (t !== null && s.controlled) {
+    if (t === null) return this.lockOutside();
+    if (s.controlled) {
       const p = s.point(t, this.id, "spin_lock");
-      if (p !== undefined) return p.then(() => this.lockNow(t));
+      if (p !== undefined) return p.then(() => this.lockTask(t));
     }
-    return this.lockNow(t);
+    return this.lockTask(t);
   }
 
-  private lockNow(t: Task | null): Promise<void> | undefined {
+  private lockTask(t: Task): Promise<void> | undefined {
     const k = this.kernel;
-    if (t !== null) {
-      if (this.owner === t) {
-        k.misuse("EDEADLK", `${t} re-locks spinlock "${this.name}", which it already holds: self-deadlock`);
-      }
-      if (k.lockdep !== null) k.lockdepCheck(t, this, MODE_WRITE);
+    const owner = this.owner;
+    if (owner === t) {
+      k.misuse("EDEADLK", `${t} re-locks spinlock "${this.name}", which it already holds: self-deadlock`);
     }
-    if (this.owner === null) {
-      this.take(t, k);
+    if (k.lockdep !== null && t.heldCount !== 0) k.lockdepCheck(t, this, MODE_WRITE);
+    if (owner === null) {
+      this.owner = t;
+      t.atomic++;
+      t.pushHeld(this, MODE_WRITE, this.sched.step);
+      if (k.trace !== null) k.event("acquire", this.id, undefined, "write", t);
       return undefined;
     }
-    const w = k.waiter();
+    this.waiters.push(t);
+    return this.sched.block(t, this, "spin");
+  }
+
+  private lockOutside(): Promise<void> | undefined {
+    if (this.owner === null) {
+      this.take(null, this.kernel);
+      return undefined;
+    }
+    const w = new OutsideWaiter();
     this.waiters.push(w);
-    return k.sched.block(w, this, "spin");
+    return this.sched.block(w, this, "spin");
   }
 
   private take(t: Task | null, k: Kernel): void {
@@ -74,7 +88,7 @@ export class SpinLock implements Lockable, Waitable {
   /** `spin_unlock()`: releases the lock held by the caller; pairs with `lock`/`trylock`. */
   unlock(): void {
     const k = this.kernel;
-    const s = k.sched;
+    const s = this.sched;
     s.step++;
     const t = s.current;
     const me = t ?? OUTSIDE;
@@ -91,11 +105,11 @@ export class SpinLock implements Lockable, Waitable {
       t.atomic--;
     }
     if (k.trace !== null) k.event("release", this.id);
-    const w = this.waiters.shift();
-    if (w === undefined) {
+    if (this.waiters.length === 0) {
       this.owner = null;
       return;
     }
+    const w = this.waiters.shift() as Waiter;
     if (w instanceof Task) this.take(w, k);
     else this.owner = OUTSIDE;
     s.wake(w, t);

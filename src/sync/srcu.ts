@@ -45,7 +45,7 @@ export class Srcu implements Lockable, Waitable {
     const idx = this.epoch;
     this.readers.set(idx, (this.readers.get(idx) ?? 0) + 1);
     if (t !== null) {
-      if (k.lockdep !== null) k.lockdepCheck(t, this, MODE_RECURSIVE_READ);
+      if (k.lockdep !== null && t.heldCount !== 0) k.lockdepCheck(t, this, MODE_RECURSIVE_READ);
       t.pushHeld(this, MODE_RECURSIVE_READ, k.sched.step);
       this.readerTasks.push(t);
     }
@@ -111,7 +111,7 @@ export class Srcu implements Lockable, Waitable {
     const s = k.sched;
     s.step++;
     const t = s.current;
-    k.mightSleep(`synchronize_srcu("${this.name}")`);
+    k.mightSleep("synchronize_srcu", this.name);
     if (t !== null) k.mightLock(this, MODE_WRITE);
     if (t !== null && s.controlled) {
       const p = s.point(t, this.id, "synchronize_srcu");
@@ -150,7 +150,7 @@ export class Srcu implements Lockable, Waitable {
     const s = k.sched;
     s.step++;
     const t = s.current;
-    k.mightSleep(`srcu_barrier("${this.name}")`);
+    k.mightSleep("srcu_barrier", this.name);
     const queued = new Set(this.pending);
     const cond = () => !this.pending.some((p) => queued.has(p));
     const now = (): Promise<void> | undefined =>

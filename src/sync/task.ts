@@ -53,11 +53,15 @@ export class OutsideWaiter {
  */
 export class Task {
   state: TaskState = "runnable";
-  /** Locks held, innermost last (parallel arrays: no allocation per acquisition). */
-  readonly heldLocks: Lockable[] = [];
-  readonly heldModes: LockMode[] = [];
+  /**
+   * Locks held, innermost last: entries [0, heldCount) of three parallel arrays, written in place
+   * (no allocation, no length change per acquisition). `heldModes` and `heldSteps` grow by doubling.
+   */
+  heldCount = 0;
+  readonly heldLocks: (Lockable | undefined)[] = [];
+  heldModes: Uint8Array = new Uint8Array(8);
   /** The step at which each held lock was acquired (for lockdep's acquisition sites). */
-  readonly heldSteps: number[] = [];
+  heldSteps: Float64Array = new Float64Array(8);
   /** Spinlocks held plus explicit atomic sections: sleeping here is a bug. */
   atomic = 0;
   /** Depth of non-blocking regions (`kernel.nonBlockStart`): sleeping here is a bug. */
@@ -77,6 +81,10 @@ export class Task {
   /** Number of scheduling points this task passed (its own step counter). */
   steps = 0;
   private resolveGate: (() => void) | null = null;
+  /** One executor per task, so parking allocates only the promise. */
+  private readonly gateExecutor = (resolve: () => void): void => {
+    this.resolveGate = resolve;
+  };
 
   constructor(
     readonly id: number,
@@ -85,9 +93,7 @@ export class Task {
 
   /** Returns a promise the task awaits until {@link Task.resume} is called. */
   park(): Promise<void> {
-    return new Promise<void>((r) => {
-      this.resolveGate = r;
-    });
+    return new Promise<void>(this.gateExecutor);
   }
 
   /** Lets the parked task continue (called by the scheduler only). */
@@ -99,31 +105,58 @@ export class Task {
 
   /** True while the task holds `lock` (in any mode). */
   holds(lock: Lockable): boolean {
-    return this.heldLocks.includes(lock);
+    const held = this.heldLocks;
+    for (let i = this.heldCount - 1; i >= 0; i--) if (held[i] === lock) return true;
+    return false;
   }
 
-  /** Records that the task now holds `lock`. */
+  /** The locks held now, innermost last (a copy). */
+  held(): Lockable[] {
+    return this.heldLocks.slice(0, this.heldCount) as Lockable[];
+  }
+
+  /** Records that the task now holds `lock`; pairs with `popHeld`. */
   pushHeld(lock: Lockable, mode: LockMode, step: number): void {
-    this.heldLocks.push(lock);
-    this.heldModes.push(mode);
-    this.heldSteps.push(step);
+    const n = this.heldCount;
+    if (n === this.heldModes.length) {
+      const modes = new Uint8Array(n * 2);
+      modes.set(this.heldModes);
+      this.heldModes = modes;
+      const steps = new Float64Array(n * 2);
+      steps.set(this.heldSteps);
+      this.heldSteps = steps;
+    }
+    this.heldLocks[n] = lock;
+    this.heldModes[n] = mode;
+    this.heldSteps[n] = step;
+    this.heldCount = n + 1;
   }
 
-  /** Forgets the innermost holding of `lock`; false if it was not held. */
+  /** Forgets the innermost holding of `lock`; false if it was not held. Pairs with `pushHeld`. */
   popHeld(lock: Lockable): boolean {
     const held = this.heldLocks;
-    const n = held.length - 1;
-    if (n >= 0 && held[n] === lock) {
-      held.pop();
-      this.heldModes.pop();
-      this.heldSteps.pop();
+    const top = this.heldCount - 1;
+    if (top >= 0 && held[top] === lock) {
+      held[top] = undefined;
+      this.heldCount = top;
       return true;
     }
-    const i = held.lastIndexOf(lock);
+    return this.popHeldInner(lock);
+  }
+
+  private popHeldInner(lock: Lockable): boolean {
+    const held = this.heldLocks;
+    let i = this.heldCount - 1;
+    while (i >= 0 && held[i] !== lock) i--;
     if (i < 0) return false;
-    held.splice(i, 1);
-    this.heldModes.splice(i, 1);
-    this.heldSteps.splice(i, 1);
+    const last = this.heldCount - 1;
+    for (let j = i; j < last; j++) {
+      held[j] = held[j + 1];
+      this.heldModes[j] = this.heldModes[j + 1] as number;
+      this.heldSteps[j] = this.heldSteps[j + 1] as number;
+    }
+    held[last] = undefined;
+    this.heldCount = last;
     return true;
   }
 

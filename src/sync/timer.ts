@@ -19,7 +19,7 @@ export class Timer implements Waitable {
     const s = k.sched;
     s.step++;
     const t = s.current;
-    k.mightSleep(`msleep(${ms})`);
+    k.mightSleep("msleep", ms);
     const deadline = s.clock + ms;
     const sleep = (): Promise<void> | undefined =>
       ms === 0 ? undefined : s.block(k.waiter(), this, `sleep ${ms} ms`, deadline);

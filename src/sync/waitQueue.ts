@@ -14,7 +14,7 @@ import type { Task, Waitable } from "./task.js";
 export class WaitQueue implements Waitable {
   readonly type = "waitqueue";
   readonly id: number;
-  private readonly waiters: Waiter[] = [];
+  private waiters: Waiter[] = [];
 
   constructor(
     readonly kernel: Kernel,
@@ -29,14 +29,13 @@ export class WaitQueue implements Waitable {
     const s = k.sched;
     s.step++;
     const t = s.current;
-    k.mightSleep(`wait_event("${this.name}")`);
+    k.mightSleep("wait_event", this.name);
     if (t !== null && s.controlled) {
       const p = s.point(t, this.id, "wait_event");
-      if (p !== undefined)
-        return p.then(() => this.waitNow(cond, Number.POSITIVE_INFINITY)).then(() => undefined);
+      if (p !== undefined) return p.then(() => (cond() ? undefined : this.waitUntil(cond)));
     }
     if (cond()) return undefined;
-    return this.waitLoop(cond, Number.POSITIVE_INFINITY).then(() => undefined);
+    return this.waitUntil(cond);
   }
 
   /**
@@ -48,7 +47,7 @@ export class WaitQueue implements Waitable {
     const s = k.sched;
     s.step++;
     const t = s.current;
-    k.mightSleep(`wait_event_timeout("${this.name}")`);
+    k.mightSleep("wait_event_timeout", this.name);
     const deadline = s.clock + ms;
     if (t !== null && s.controlled) {
       const p = s.point(t, this.id, "wait_event");
@@ -64,6 +63,17 @@ export class WaitQueue implements Waitable {
 
   private remaining(deadline: number): number {
     return deadline === Number.POSITIVE_INFINITY ? 1 : Math.max(1, deadline - this.kernel.sched.clock);
+  }
+
+  /** The untimed wait loop of `waitEvent` (no result to compute, one promise less). */
+  private async waitUntil(cond: () => boolean): Promise<void> {
+    const k = this.kernel;
+    for (;;) {
+      const w = k.waiter();
+      this.waiters.push(w);
+      await k.sched.block(w, this, "wait for an event");
+      if (cond()) return;
+    }
   }
 
   private async waitLoop(cond: () => boolean, deadline: number): Promise<number> {
@@ -85,7 +95,7 @@ export class WaitQueue implements Waitable {
     const s = k.sched;
     s.step++;
     const t = s.current;
-    k.mightSleep(`sleep_on("${this.name}")`);
+    k.mightSleep("sleep_on", this.name);
     const sleep = (): Promise<void> => {
       const w = k.waiter();
       this.waiters.push(w);
@@ -103,7 +113,8 @@ export class WaitQueue implements Waitable {
     const k = this.kernel;
     k.sched.step++;
     if (this.waiters.length === 0) return;
-    const ws = this.waiters.splice(0);
+    const ws = this.waiters;
+    this.waiters = [];
     const waker = k.sched.current;
     for (const w of ws) k.sched.wake(w, waker);
   }

@@ -212,11 +212,11 @@ describe("dma fence deadlock (direct)", () => {
     k.spawn("t", () => {
       const outer = k.dmaFenceBeginSignalling();
       const inner = k.dmaFenceBeginSignalling();
-      held.push(k.current!.heldLocks.length);
+      held.push(k.current!.heldCount);
       k.dmaFenceEndSignalling(inner);
-      held.push(k.current!.heldLocks.length);
+      held.push(k.current!.heldCount);
       k.dmaFenceEndSignalling(outer);
-      held.push(k.current!.heldLocks.length);
+      held.push(k.current!.heldCount);
       expect([outer, inner]).toEqual([false, true]);
     });
     await k.run();
