@@ -3,9 +3,12 @@
 import { Kernel } from "../mm/kernel.js";
 import { ControlledScheduler, type Strategy } from "../sync/controlledScheduler.js";
 import type { Lockdep } from "../sync/lockdep.js";
-import type { Report } from "../sync/report.js";
+import type { Report, ReportKind } from "../sync/report.js";
 import type { Trace } from "../trace/schema.js";
 import type { Scenario } from "./scenario.js";
+
+/** The explorer handles every report itself: `run()` never rejects. */
+const NO_FAILURES: readonly ReportKind[] = [];
 
 /** The raw outcome of one execution (before it becomes a `Failure` with a token). */
 export interface RawExecution {
@@ -44,7 +47,7 @@ export async function runExecution(
     runtime: sched,
     lockdep: options.lockdep ?? false,
     trace: options.trace,
-    failOn: [],
+    failOn: NO_FAILURES,
     onReport: (r) => {
       if (failure === undefined) {
         failure = r;

@@ -2,6 +2,7 @@
 
 import { MmunError } from "../lib/errno.js";
 import type { Kernel } from "../mm/kernel.js";
+import type { ReportKind } from "../sync/report.js";
 
 /**
  * A task of a scenario: runs on the world the scenario's `setup` built. (Declared as a method so a
@@ -33,16 +34,7 @@ export interface ScenarioSpec<W, K extends Kernel = Kernel> {
 }
 
 /** `"pass"`, or the kind of failure a scenario of a known-bad pattern must produce. */
-export type ExpectedOutcome =
-  | "pass"
-  | "stale-mapping"
-  | "use-after-free"
-  | "deadlock"
-  | "sleep-in-atomic"
-  | "lock-order"
-  | "warn"
-  | "check"
-  | "error";
+export type ExpectedOutcome = "pass" | ReportKind;
 
 /** A validated scenario. */
 export interface Scenario<W = unknown, K extends Kernel = Kernel> extends ScenarioSpec<W, K> {

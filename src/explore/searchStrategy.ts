@@ -44,3 +44,36 @@ export function deriveSeed(seed: number, index: number): number {
   h ^= h >>> 16;
   return h >>> 1;
 }
+
+/**
+ * A search whose execution i depends only on (seed, i): random and PCT. Shard k of n takes the
+ * indices k, k+n, k+2n…, so any split of the search is deterministic.
+ */
+export abstract class SeededSearch implements SearchStrategy {
+  abstract readonly name: string;
+  readonly exhausted = false;
+  readonly pruned = false;
+  private index: number;
+
+  constructor(
+    private readonly seed: number,
+    private readonly stride = 1,
+    first = 0,
+  ) {
+    this.index = first - stride;
+  }
+
+  /** The scheduler strategy of one execution, from that execution's own seed. */
+  protected abstract make(seed: number): Strategy;
+
+  get orderKey(): number {
+    return this.index;
+  }
+
+  next(): Strategy {
+    this.index += this.stride;
+    return this.make(deriveSeed(this.seed, this.index));
+  }
+
+  finished(): void {}
+}

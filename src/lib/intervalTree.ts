@@ -85,11 +85,17 @@ function isKey(v: unknown): v is number {
   return Number.isSafeInteger(v) && (v as number) >= 0;
 }
 
+function describeNode(node: unknown): string {
+  return node instanceof IntervalTreeNode
+    ? `node [${node.start}, ${node.last}] (slot ${node.slot}, seq ${node.seq})`
+    : show(node);
+}
+
 function checkInterval(what: string, start: number, last: number): void {
   if (!isKey(start) || !isKey(last) || start > last) {
     throw new MmunError(
       "EINVAL",
-      `${what}: [${show(start)}, ${show(last)}] is not an interval of non-negative safe integers with start <= last`,
+      `${what}: [${show(start)}, ${show(last)}] needs non-negative safe integers with start <= last`,
     );
   }
 }
@@ -187,15 +193,11 @@ export class IntervalTree<T> {
    * tree, or a stale handle whose slot now holds another node). O(log n). Pairs with insert().
    */
   remove(node: IntervalTreeNode<T>): void {
-    const rb = this.rb;
-    const slot = node instanceof IntervalTreeNode ? node.slot : -1;
-    if (slot < 0 || node.tree !== this || !rb.isLive(slot) || rb.f64[slot * WORDS + SEQ] !== node.seq) {
-      const what =
-        node instanceof IntervalTreeNode
-          ? `node [${node.start}, ${node.last}] (slot ${node.slot}, seq ${node.seq})`
-          : show(node);
-      throw new MmunError("EINVAL", `IntervalTree.remove: ${what} is not in this tree`);
+    if (!this.holds(node)) {
+      throw new MmunError("EINVAL", `IntervalTree.remove: ${describeNode(node)} is not in this tree`);
     }
+    const rb = this.rb;
+    const slot = node.slot;
     rb.erase(slot);
     rb.free(slot);
     rb.f64[slot * WORDS + SEQ] = -1;
@@ -219,14 +221,8 @@ export class IntervalTree<T> {
    */
   iterNext(node: IntervalTreeNode<T>, start: number, last: number): IntervalTreeNode<T> | undefined {
     checkInterval("IntervalTree.iterNext", start, last);
-    const rb = this.rb;
-    if (
-      !(node instanceof IntervalTreeNode) ||
-      node.tree !== this ||
-      !rb.isLive(node.slot) ||
-      rb.f64[node.slot * WORDS + SEQ] !== node.seq
-    ) {
-      throw new MmunError("EINVAL", `IntervalTree.iterNext: ${show(node)} is not a node of this tree`);
+    if (!this.holds(node)) {
+      throw new MmunError("EINVAL", `IntervalTree.iterNext: ${describeNode(node)} is not in this tree`);
     }
     const i = this.nextIndex(node.slot, start, last);
     return i === NIL ? undefined : this.nodeAt(i);
@@ -332,6 +328,16 @@ export class IntervalTree<T> {
   /** @internal Modification counter, bumped by every insert and remove. */
   get modCount(): number {
     return this.version;
+  }
+
+  // Whether `node` is a handle on a node stored in this tree now: same tree, live slot, same seq.
+  private holds(node: IntervalTreeNode<T>): boolean {
+    return (
+      node instanceof IntervalTreeNode &&
+      node.tree === this &&
+      this.rb.isLive(node.slot) &&
+      this.rb.f64[node.slot * WORDS + SEQ] === node.seq
+    );
   }
 
   // Leftmost node of the subtree at `node` intersecting [start, last], or NIL (_subtree_search).

@@ -128,7 +128,7 @@ export class RbTree {
     return this.f64.length / this.words;
   }
 
-  /** Takes a slot from the free list or the pool (growing it, which replaces the views). */
+  /** Takes a slot from the free list, else the pool (growing replaces the views). Pairs with free(). */
   alloc(): number {
     const head = this.freeHead;
     if (head !== NIL) {
@@ -143,7 +143,7 @@ export class RbTree {
     return slot;
   }
 
-  /** Puts an erased (or never inserted) slot on the free list. */
+  /** Puts an erased (or never inserted) slot on the free list. Pairs with alloc(). */
   free(slot: number): void {
     const base = slot * this.stride32;
     this.i32[base + LEFT] = this.freeHead;
@@ -200,7 +200,10 @@ export class RbTree {
     this.insertColor(slot);
   }
 
-  /** Unlinks `slot` from the tree and rebalances (rb_erase_augmented_cached); the slot stays allocated. */
+  /**
+   * Unlinks `slot` from the tree and rebalances (rb_erase_augmented_cached). The slot stays allocated
+   * until free(). Pairs with insert().
+   */
   erase(slot: number): void {
     const a = this.i32;
     const s = this.stride32;

@@ -93,9 +93,13 @@ export class Rng {
     }
     const span = hi - lo + 1;
     if (span <= 0x100000000) return lo + this.int(span);
-    // Two draws: high part then low part, rejecting values beyond the span.
+    // High part below the next power of two above span / 2^32, then the low 32 bits; a value
+    // beyond the span is redrawn (at most half of them are).
+    const hiSpan = Math.ceil(span / 0x100000000);
+    let hiBound = 1;
+    while (hiBound < hiSpan) hiBound *= 2;
     for (;;) {
-      const v = Math.floor(this.next() * 0x200000) * 0x100000000 + this.nextU32();
+      const v = this.int(hiBound) * 0x100000000 + this.nextU32();
       if (v < span) return lo + v;
     }
   }

@@ -64,6 +64,17 @@ const DEFAULT_FAIL_ON: readonly ReportKind[] = [
   "error",
 ];
 
+/** One Set per failOn array (kernels are created per explorer execution: keep that cheap). */
+const FAIL_ON_SETS = new WeakMap<readonly ReportKind[], ReadonlySet<ReportKind>>();
+function failOnSet(kinds: readonly ReportKind[]): ReadonlySet<ReportKind> {
+  let set = FAIL_ON_SETS.get(kinds);
+  if (set === undefined) {
+    set = new Set(kinds);
+    FAIL_ON_SETS.set(kinds, set);
+  }
+  return set;
+}
+
 /** Marks an error the kernel has already reported, so a task ending with it is not reported twice. */
 const REPORTED = Symbol("mmun.reported");
 
@@ -112,7 +123,7 @@ export class Kernel implements WarnSink, SchedulerHost {
     const tr = options.trace ?? false;
     this.trace = tr === true ? new TraceRecorder() : tr === false ? null : tr;
     this.onReport = options.onReport ?? null;
-    this.failOn = new Set(options.failOn ?? DEFAULT_FAIL_ON);
+    this.failOn = failOnSet(options.failOn ?? DEFAULT_FAIL_ON);
     this.sched.attach(this);
   }
 

@@ -1,13 +1,15 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../..");
 const main = join(root, "src/cli/main.ts");
+const scratch = mkdtempSync(join(tmpdir(), "mmun-cli-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** Runs the CLI from source; resolves with exit code and output instead of throwing. */
 async function mmun(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -49,9 +51,8 @@ describe("the mmun command line", () => {
     expect(r.stdout).toMatch(/FAIL check/);
     const cmd = /replay: npx mmun replay (\S+) (\S+)/.exec(r.stdout);
     expect(cmd).not.toBeNull();
-    const dir = mkdtempSync(join(tmpdir(), "mmun-cli-"));
-    const perfetto = join(dir, "p.json");
-    const trace = join(dir, "t.json");
+    const perfetto = join(scratch, "p.json");
+    const trace = join(scratch, "t.json");
     const again = await mmun(
       "replay",
       cmd?.[1] as string,
@@ -85,8 +86,7 @@ describe("the mmun command line", () => {
   });
 
   it("check loads a scenario from a module path", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "mmun-cli-"));
-    const file = join(dir, "mine.ts");
+    const file = join(scratch, "mine.ts");
     writeFileSync(
       file,
       `import { defineScenario } from ${JSON.stringify(join(root, "src/explore/scenario.ts"))};

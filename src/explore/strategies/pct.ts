@@ -11,7 +11,7 @@
 import { Rng } from "../../lib/rng.js";
 import type { Strategy } from "../../sync/controlledScheduler.js";
 import type { Task } from "../../sync/task.js";
-import { deriveSeed, type SearchStrategy } from "../searchStrategy.js";
+import { SeededSearch } from "../searchStrategy.js";
 
 /** One PCT execution. */
 export class PctStrategy implements Strategy {
@@ -63,34 +63,24 @@ export class PctStrategy implements Strategy {
 }
 
 /** PCT search: execution i uses a generator seeded from (seed, i). */
-export class PctSearch implements SearchStrategy {
+export class PctSearch extends SeededSearch {
   readonly name = "pct";
-  readonly exhausted = false;
-  readonly pruned = false;
-  private index: number;
 
   /**
    * @param depth the bug depth d to target (d-1 priority change points per execution)
    * @param k the number of decisions of one execution (change points are drawn from 1..k)
    */
   constructor(
-    private readonly seed: number,
+    seed: number,
     private readonly depth: number,
     private readonly k: number,
-    private readonly stride = 1,
+    stride = 1,
     first = 0,
   ) {
-    this.index = first - stride;
+    super(seed, stride, first);
   }
 
-  get orderKey(): number {
-    return this.index;
+  protected make(seed: number): Strategy {
+    return new PctStrategy(new Rng(seed), this.depth, this.k);
   }
-
-  next(): Strategy {
-    this.index += this.stride;
-    return new PctStrategy(new Rng(deriveSeed(this.seed, this.index)), this.depth, this.k);
-  }
-
-  finished(): void {}
 }
