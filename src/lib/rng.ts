@@ -79,6 +79,8 @@ export class Rng {
       throw new MmunError("EINVAL", `Rng.int bound must be an integer in [1, 2^32], got ${n}`);
     }
     if (n === 1) return 0;
+    // A power of two divides 2^32: the low bits are already uniform (the common 2- or 4-way choice).
+    if (n <= 0x80000000 && (n & (n - 1)) === 0) return this.nextU32() & (n - 1);
     const limit = 0x100000000 - (0x100000000 % n);
     for (;;) {
       const v = this.nextU32();
