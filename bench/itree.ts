@@ -1,4 +1,7 @@
 // Interval tree benchmark: src/lib/intervalTree.ts against @flatten-js/interval-tree and node-interval-tree.
+// A column "kernel RB layout" measures src/lib/rbIntervalTree.ts, the kernel's augmented red-black tree
+// in the same typed-array pool, through its slot API (no handles): it is not a peer (ratios ignore it),
+// it shows in the same run why IntervalTree uses wide nodes.
 //
 // npm run bench -- itree [--sizes 1e4,1e5,1e6] [--seed 1]
 //
@@ -20,6 +23,7 @@ import { parseArgs } from "node:util";
 import FlattenIntervalTree from "@flatten-js/interval-tree";
 import * as nitModule from "node-interval-tree";
 import { IntervalTree, type IntervalTreeNode } from "../src/lib/intervalTree.js";
+import { RbIntervalTree } from "../src/lib/rbIntervalTree.js";
 import { Rng } from "../src/lib/rng.js";
 import { fmt, fmtRatio, gc, type MeasureOptions, measure, printTable, retainedBytes } from "./harness.js";
 
@@ -214,6 +218,59 @@ function ours(): Subject<IntervalTree<number>> {
   };
 }
 
+function kernelRb(): Subject<RbIntervalTree<number>> {
+  let slots = new Int32Array(0);
+  const walk = (t: RbIntervalTree<number>, lo: number, hi: number): number => {
+    let c = 0;
+    for (let i = t.firstIndex(lo, hi); i !== -1; i = t.nextIndex(i, lo, hi)) c += t.valueAt(i) >= 0 ? 1 : 0;
+    return c;
+  };
+  return {
+    name: "kernel RB layout",
+    build(d) {
+      const t = new RbIntervalTree<number>();
+      const { starts, lasts } = d;
+      slots = new Int32Array(d.n);
+      for (let i = 0; i < d.n; i++) slots[i] = t.insert(starts[i]!, lasts[i]!, i);
+      return t;
+    },
+    prepare() {},
+    size: (t) => t.size,
+    stab(t, d, from, count) {
+      let c = 0;
+      for (let k = 0; k < count; k++) {
+        const p = d.stabs[(from + k) & (QUERY_POOL - 1)]!;
+        c += walk(t, p, p);
+      }
+      return c;
+    },
+    range(t, d, from, count) {
+      let c = 0;
+      for (let k = 0; k < count; k++) {
+        const j = (from + k) & (QUERY_POOL - 1);
+        c += walk(t, d.rangeLo[j]!, d.rangeHi[j]!);
+      }
+      return c;
+    },
+    removeHalf(t, d) {
+      const r = d.removals;
+      for (let k = 0; k < r.length; k++) t.remove(slots[r[k]!]!);
+    },
+    mixed(t, d, batch) {
+      let c = 0;
+      const { mixedKind, mixedArg, rangeLo, rangeHi, starts, lasts } = d;
+      for (let k = batch * MIXED_OPS, end = k + MIXED_OPS; k < end; k++) {
+        const arg = mixedArg[k]!;
+        const kind = mixedKind[k];
+        if (kind === 0) c += walk(t, rangeLo[arg]!, rangeHi[arg]!);
+        else if (kind === 1) t.remove(slots[arg]!);
+        else slots[arg] = t.insert(starts[arg]!, lasts[arg]!, arg);
+      }
+      return c;
+    },
+  };
+}
+
 function flatten(): Subject<FlattenIntervalTree<number>> {
   return {
     name: "@flatten-js/interval-tree",
@@ -347,6 +404,9 @@ interface Result {
   /** Result counts of the sanity pass, which must agree across structures. */
   checks: Map<string, number>;
 }
+
+/** Index of the first peer in the subject list (0 is mmun, 1 the kernel-layout reference). */
+const PEERS = 2;
 
 /** Rounds per workload; the best round counts (other processes only ever slow a round down). */
 const ROUNDS = 3;
@@ -493,7 +553,8 @@ export async function main(args: string[]): Promise<void> {
   for (const n of sizes) {
     const d = generate(n, seed);
     process.stderr.write(`itree: N = ${fmt(n)}\n`);
-    const subjects = [ours(), flatten(), nit()] as Subject<unknown>[];
+    // Index 1 is the kernel-layout reference; peers start at PEERS.
+    const subjects = [ours(), kernelRb(), flatten(), nit()] as Subject<unknown>[];
     const results: Result[] = [];
     for (const s of subjects) {
       gc();
@@ -507,24 +568,37 @@ export async function main(args: string[]): Promise<void> {
         if (other !== v) throw new Error(`N=${n}: ${subjects[i]!.name} ${key} = ${other}, mmun gives ${v}`);
       }
     }
-    const columns = ["workload (ops/s)", ...subjects.map((s) => s.name), "mmun / fastest peer"];
+    const columns = [
+      "workload (ops/s)",
+      ...subjects.map((s) => s.name),
+      "mmun / fastest peer",
+      "mmun / kernel RB",
+    ];
     const rows: string[][] = [];
     for (const w of WORKLOADS) {
       const peerW: Workload = w === "stab, index API" ? "stab" : w === "range, index API" ? "range" : w;
       const mine = results[0]!.opsPerSec.get(w)!;
-      const peers = results.slice(1).map((r) => r.opsPerSec.get(peerW)!);
+      const rb = results[1]!.opsPerSec.get(peerW)!;
+      const peers = results.slice(PEERS).map((r) => r.opsPerSec.get(peerW)!);
       const best = Math.max(...peers);
       rows.push([
         w,
         fmt(mine),
+        peerW === w ? fmt(rb) : `(${fmt(rb)})`,
         ...peers.map((p) => (peerW === w ? fmt(p) : `(${fmt(p)})`)),
         fmtRatio(mine / best),
+        fmtRatio(mine / rb),
       ]);
       summary.push([fmt(n), w, fmtRatio(mine / best), mine / best >= 10 ? "ok" : "BELOW 10x"]);
     }
     const mem = results.map((r) => r.bytesPerInterval);
-    const bestPeerMem = Math.min(...mem.slice(1));
-    rows.push(["bytes / interval", ...mem.map((b) => fmt(b, 1)), `${fmtRatio(bestPeerMem / mem[0]!)} less`]);
+    const bestPeerMem = Math.min(...mem.slice(PEERS));
+    rows.push([
+      "bytes / interval",
+      ...mem.map((b) => fmt(b, 1)),
+      `${fmtRatio(bestPeerMem / mem[0]!)} less`,
+      `${fmtRatio(mem[1]! / mem[0]!)} less`,
+    ]);
     summary.push([fmt(n), "bytes / interval", fmt(mem[0]!, 1), mem[0]! <= 80 || n < 1e6 ? "ok" : "OVER 80"]);
     const stabAvg = ref.get("stab results")! / CHECK_QUERIES;
     const rangeAvg = ref.get("range results")! / CHECK_QUERIES;

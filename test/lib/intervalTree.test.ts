@@ -5,7 +5,12 @@ import FlattenIntervalTree from "@flatten-js/interval-tree";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MmunError } from "../../src/lib/errno.js";
-import { checkIntervalTree, IntervalTree, type IntervalTreeNode } from "../../src/lib/intervalTree.js";
+import {
+  checkIntervalTree,
+  IntervalTree,
+  type IntervalTreeNode,
+  intervalTreeShape,
+} from "../../src/lib/intervalTree.js";
 import { Rng } from "../../src/lib/rng.js";
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -147,7 +152,8 @@ function differential(seed: number, ks: KeySpace, ops: number, target: number): 
       const k = rng.int(sorted.length);
       const after = sorted.slice(k + 1).filter((e) => e.start <= ql && qs <= e.last);
       expect(tree.iterNext(sorted[k]!.handle, qs, ql)?.value).toBe(after[0]?.value);
-      expect(tree.nextIndex(sorted[k]!.handle.slot, qs, ql)).toBe(after[0] ? after[0].handle.slot : -1);
+      const next = tree.nextIndex(tree.indexOf(sorted[k]!.handle), qs, ql);
+      expect(next === -1 ? undefined : tree.valueAt(next)).toBe(after[0]?.value);
     }
     const [qs, ql] = rng.chance(0.2) ? [uniform(rng, ks.lo, ks.hi), -1] : randomInterval(rng, ks);
     compare(tree, model, qs, ql === -1 ? qs : ql);
@@ -225,23 +231,35 @@ function build(pairs: [number, number][]): {
   return { tree, handles };
 }
 
-function rootNode(tree: IntervalTree<number>): IntervalTreeNode<number> {
-  return tree.nodeAt(tree["rb"].root);
-}
-
 describe("IntervalTree on adversarial shapes", () => {
   const n = 1000;
 
-  it("stays balanced under sorted inserts (height <= 2 log2(n+1))", () => {
+  it("fills leaves 3/4 under sorted inserts (appending splits unevenly), 2 levels for 1000", () => {
     const { tree } = build(Array.from({ length: n }, (_, i) => [i, i + 3] as [number, number]));
-    expect(height(tree)).toBeLessThanOrEqual(2 * Math.log2(n + 1));
+    const shape = intervalTreeShape(tree);
+    expect(shape.height).toBe(1);
+    expect(shape.leaves).toBe(Math.ceil((n - 16) / 48)); // every leaf but the last holds 48
     expect(values(tree.overlapping(500, 500))).toEqual([497, 498, 499, 500]);
   });
 
-  it("stays balanced under reverse-sorted inserts", () => {
+  it("stays shallow and at least half full under reverse-sorted inserts", () => {
     const { tree } = build(Array.from({ length: n }, (_, i) => [n - i, n - i + 3] as [number, number]));
-    expect(height(tree)).toBeLessThanOrEqual(2 * Math.log2(n + 1));
+    const shape = intervalTreeShape(tree);
+    expect(shape.height).toBe(1);
+    expect(shape.leaves).toBeLessThanOrEqual(Math.ceil(n / 32));
     expect(tree.first()!.start).toBe(1);
+  });
+
+  it("needs 2 levels of inner nodes for 2^17 sorted inserts (appends split 3/4), and shrinks back", () => {
+    const tree = new IntervalTree<number>();
+    const handles: IntervalTreeNode<number>[] = [];
+    for (let i = 0; i < 2 ** 17; i++) handles.push(tree.insert(i, i, i));
+    checkIntervalTree(tree);
+    expect(intervalTreeShape(tree).height).toBe(2);
+    for (let i = 0; i < 2 ** 17 - 10; i++) tree.remove(handles[i]!);
+    checkIntervalTree(tree);
+    expect(intervalTreeShape(tree)).toMatchObject({ height: 0, leaves: 1, innerNodes: 0 });
+    expect(values(tree)).toEqual(Array.from({ length: 10 }, (_, i) => 2 ** 17 - 10 + i));
   });
 
   it("keeps all-equal intervals in insertion order, through removals", () => {
@@ -269,19 +287,31 @@ describe("IntervalTree on adversarial shapes", () => {
     expect(walk(tree, 2001, MAX)).toEqual([]);
   });
 
-  it("survives removing the root repeatedly until empty", () => {
-    const rng = new Rng(12);
-    const { tree } = build(
-      Array.from({ length: 400 }, () => [rng.int(100), 0] as [number, number]).map(
-        ([s]) => [s, s + rng.int(20)] as [number, number],
-      ),
-    );
-    while (tree.size > 0) {
-      tree.remove(rootNode(tree));
-      checkIntervalTree(tree);
-    }
-    expect(tree.first()).toBeUndefined();
-  });
+  for (const [order, pick] of [
+    ["first", (t: IntervalTree<number>) => t.first()!],
+    ["last", (t: IntervalTree<number>) => [...t].at(-1)!],
+    ["middle", (t: IntervalTree<number>) => [...t][t.size >> 1]!],
+  ] as const) {
+    it(`survives removing the ${order} node until empty: borrows, merges, root collapse (seed 12)`, () => {
+      const rng = new Rng(12);
+      const { tree } = build(
+        Array.from({ length: 3000 }, () => [rng.int(100), 0] as [number, number]).map(
+          ([s]) => [s, s + rng.int(20)] as [number, number],
+        ),
+      );
+      const heights = [intervalTreeShape(tree).height];
+      while (tree.size > 0) {
+        const victim = pick(tree);
+        tree.remove(victim);
+        checkIntervalTree(tree);
+        const h = intervalTreeShape(tree).height;
+        if (h !== heights.at(-1)) heights.push(h);
+      }
+      expect(heights).toEqual([2, 1, 0]); // 3000 intervals need 2 levels of inner nodes
+      expect(tree.first()).toBeUndefined();
+      expect(intervalTreeShape(tree)).toMatchObject({ height: 0, leaves: 1, innerNodes: 0 });
+    });
+  }
 
   it("reuses freed slots under churn and rejects the stale handles that pointed at them (seed 13)", () => {
     const rng = new Rng(13);
@@ -299,7 +329,7 @@ describe("IntervalTree on adversarial shapes", () => {
       live[k] = h;
       checkIntervalTree(tree);
     }
-    expect(tree["rb"].used).toBe(64); // every insert after the first 64 reused a freed slot
+    expect(intervalTreeShape(tree).idsUsed).toBe(64); // every insert after the first 64 reused a freed id
     const slots = new Set(live.map((h) => h.slot));
     const reused = dead.filter((d) => slots.has(d.slot));
     expect(reused.length).toBeGreaterThan(0);
@@ -313,12 +343,6 @@ describe("IntervalTree on adversarial shapes", () => {
     live = [];
   });
 });
-
-function height(tree: IntervalTree<number>): number {
-  const rb = tree["rb"];
-  const h = (n: number): number => (n === -1 ? 0 : 1 + Math.max(h(rb.left(n)), h(rb.right(n))));
-  return h(rb.root);
-}
 
 /** A snapshot of everything observable, to prove a failed call changed nothing. */
 function snapshot(tree: IntervalTree<number>) {
@@ -542,26 +566,33 @@ describe("IntervalTree against @flatten-js/interval-tree", () => {
   });
 });
 
+/** The pools checkIntervalTree reads, by name (private fields of the tree). */
+type Arrays = Record<string, number[]>;
+
 describe("checkIntervalTree", () => {
-  it("catches a corrupted subtree-last, a broken order and a wrong cached leftmost", () => {
-    const rng = new Rng(5);
-    const mk = () => {
-      const t = new IntervalTree<number>();
-      for (let i = 0; i < 100; i++) t.insert(rng.int(1000), 1000 + rng.int(1000), i);
-      return t;
-    };
-    const t1 = mk();
-    const rb1 = t1["rb"];
-    rb1.f64[rb1.root * rb1.words + 3] = 5; // subtree-last of the root
-    expect(() => checkIntervalTree(t1)).toThrow(/subtree-last/);
-
-    const t2 = mk();
-    const rb2 = t2["rb"];
-    rb2.f64[rb2.root * rb2.words + 2] = 1e9; // start of the root breaks the order
-    expect(() => checkIntervalTree(t2)).toThrow(/starts at|holds/);
-
-    const t3 = mk();
-    t3["rb"].leftmost = t3["rb"].root;
-    expect(() => checkIntervalTree(t3)).toThrow(/leftmost/);
-  });
+  const mk = (rng: Rng) => {
+    const t = new IntervalTree<number>();
+    for (let i = 0; i < 300; i++) t.insert(rng.int(1000), 1000 + rng.int(1000), i);
+    checkIntervalTree(t);
+    expect(intervalTreeShape(t).height).toBe(1);
+    return t as unknown as Arrays & IntervalTree<number>;
+  };
+  // [what, pool, index (or a function of the tree giving it), bad value, expected message]
+  const corruptions: [string, string, number | ((t: Arrays) => number), number, RegExp][] = [
+    ["a subtree-last", "iMax", 0, 5, /subtree-last/],
+    ["a least start", "iMin", 1, 0, /least start/],
+    ["an inner prefix max", "iPm", 1, 1, /prefix max/],
+    ["a leaf prefix max", "lPm", 3, 1e9, /prefix max/],
+    ["the order of starts", "lStart", 5, 1e9, /holds|starts at/],
+    ["an entry's leaf link", "entLeaf", (t) => t.lId![2]!, 3, /links to leaf/],
+    ["the next-leaf chain", "lNext", 0, -1, /next leaf/],
+    ["a parent link", "lParent", 1, 7, /parent/],
+  ];
+  for (const [what, pool, index, bad, message] of corruptions) {
+    it(`catches a corrupted ${what} (seed 5)`, () => {
+      const t = mk(new Rng(5));
+      t[pool]![typeof index === "number" ? index : index(t)] = bad;
+      expect(() => checkIntervalTree(t)).toThrow(message);
+    });
+  }
 });
