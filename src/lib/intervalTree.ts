@@ -2,22 +2,23 @@
 // augmented B+ tree with wide nodes where the kernel uses an augmented red-black tree.
 //
 // Why not the kernel's red-black tree: a query walks about log2(n) nodes one dependent load at a time.
-// In cache each hop is a mispredicted branch; beyond cache each is a miss. Measured with
-// `npm run bench -- itree`, the red-black version (src/lib/rbtree.ts under this same API, in git
-// history) stayed at 2.4-6x the fastest JS peer on queries. Wide nodes cut the hops to 3-4 and turn
-// the rest into branch-free binary searches over contiguous keys. See docs/architecture.md.
+// In cache each hop is a mispredicted branch; beyond cache each is a miss. The kernel's layout is kept
+// in rbIntervalTree.ts; `npm run bench -- itree` measures both in the same run, and the wide nodes win
+// 1.5-3x on queries. See docs/architecture.md.
 //
 // Layout. Every interval is an entry with a stable id (its handle's `slot`), a never-reused sequence
-// number and a value. Entries sit in leaves of up to LEAF_CAP, sorted by (start, seq): parallel typed
-// arrays hold start, last, the prefix maximum of last, and the id. Inner nodes hold up to INNER_CAP
-// children with, per child, the least start, the greatest last (the kernel's subtree-last) and the
-// prefix maximum of those. All nodes live in typed-array pools; a leaf's entries are at
+// number and a value. Entries sit in leaves of up to LEAF_CAP, sorted by (start, seq), in parallel
+// arrays (start, last, id, seq: typed; value: a plain array), so everything a query returns is in the
+// leaves it walks; the only per-id table says which leaf holds the entry. Inner nodes hold up to
+// INNER_CAP children with, per child, the least start, the greatest last (the kernel's subtree-last)
+// and the prefix maximum of those. All nodes live in pools; a leaf's entries are at
 // [leaf * LEAF_CAP, leaf * LEAF_CAP + count), and that flat index is the cursor of the internal API.
 //
-// The two augmentations, as in the kernel: subtree-last prunes subtrees that end before a query, and
-// the prefix maximum finds the first entry (or child) ending at or after a point by binary search,
-// because it never decreases along a node. Non-root nodes stay at least a quarter full (borrow or
-// merge on removal); leaf 0 is created first, is never freed, and is always the leftmost leaf.
+// The augmentations: subtree-last prunes subtrees that end before a query, as in the kernel, and in
+// an inner node the prefix maximum, which never decreases along the node, finds the first child
+// ending at or after a point by a branch-free binary search. Inside a leaf a forward scan does the
+// same job as fast. Non-root nodes stay at least a quarter full (borrow or merge on removal); leaf 0
+// is created first, is never freed, and is always the leftmost leaf.
 
 import { MmunError } from "./errno.js";
 
@@ -183,8 +184,6 @@ export class IntervalTree<T> {
   // Leaves: entry fields at leaf * LEAF_CAP + i, node fields at leaf.
   private lStart = new Float64Array(4 * LEAF_CAP);
   private lLast = new Float64Array(4 * LEAF_CAP);
-  /** lPm[i] = max lLast over the leaf's entries up to and including i. */
-  private lPm = new Float64Array(4 * LEAF_CAP);
   private lId = new Int32Array(4 * LEAF_CAP);
   private lSeq = new Float64Array(4 * LEAF_CAP);
   /** Values by cursor; slots past a leaf's count hold undefined. */
@@ -273,6 +272,8 @@ export class IntervalTree<T> {
     }
     const id = node.slot;
     const leaf = at >> LEAF_BITS;
+    const gone = this.lLast[at]!;
+    const front = at === leaf * LEAF_CAP;
     const cnt = this.leafErase(leaf, at);
     this.entLeaf[id] = FREE_MARK - this.entFree;
     this.entFree = id;
@@ -280,7 +281,10 @@ export class IntervalTree<T> {
     this.version++;
     if (this.height === 0) return;
     if (cnt < LEAF_MIN) this.rebalanceLeaf(leaf);
-    else this.fixUp(leaf, true);
+    // The parent's record (least start, subtree-last) changes only if the first entry left or one
+    // ending at the recorded subtree-last did.
+    else if (front || gone === this.iMax[this.lParent[leaf]! * INNER_CAP + this.lPos[leaf]!])
+      this.fixUp(leaf, true);
   }
 
   /**
@@ -452,9 +456,15 @@ export class IntervalTree<T> {
     }
     const b = n * LEAF_CAP;
     const cnt = this.lCount[n]!;
-    const j = lowerBound(this.lPm, b, cnt, start);
-    if (j === b + cnt || this.lStart[j]! > last) return NIL;
-    return j;
+    // In a leaf a forward scan is as fast as a binary search over prefix maxima (measured), stops at
+    // the first entry starting after `last`, and spares every insert and remove the upkeep.
+    const lStart = this.lStart;
+    const lLast = this.lLast;
+    for (let j = b, end = b + cnt; j < end; j++) {
+      if (lStart[j]! > last) return NIL;
+      if (lLast[j]! >= start) return j;
+    }
+    return NIL;
   }
 
   // ---- entries and node pools ----
@@ -479,7 +489,6 @@ export class IntervalTree<T> {
         throw new MmunError("ENOMEM", `IntervalTree cannot grow past ${this.leafUsed} leaves`);
       this.lStart = growF64(this.lStart, cap * LEAF_CAP);
       this.lLast = growF64(this.lLast, cap * LEAF_CAP);
-      this.lPm = growF64(this.lPm, cap * LEAF_CAP);
       this.lId = growI32(this.lId, cap * LEAF_CAP);
       this.lSeq = growF64(this.lSeq, cap * LEAF_CAP);
       const lVal = this.lVal;
@@ -524,9 +533,13 @@ export class IntervalTree<T> {
 
   // ---- augmentation upkeep ----
 
-  // Recomputes the leaf's prefix maxima from flat index `from` on.
-  private leafPm(leaf: number, from: number): void {
-    prefixMax(this.lLast, this.lPm, leaf * LEAF_CAP, from, leaf * LEAF_CAP + this.lCount[leaf]!);
+  // Greatest last in a leaf (its subtree-last), by a scan.
+  private leafMax(leaf: number): number {
+    const lLast = this.lLast;
+    let m = -1;
+    for (let j = leaf * LEAF_CAP, end = j + this.lCount[leaf]!; j < end; j++)
+      if (lLast[j]! > m) m = lLast[j]!;
+    return m;
   }
 
   // Recomputes the inner node's prefix maxima from flat index `from` on.
@@ -540,9 +553,7 @@ export class IntervalTree<T> {
   }
 
   private maxOf(n: number, isLeaf: boolean): number {
-    return isLeaf
-      ? this.lPm[n * LEAF_CAP + this.lCount[n]! - 1]!
-      : this.iPm[n * INNER_CAP + this.iCount[n]! - 1]!;
+    return isLeaf ? this.leafMax(n) : this.iPm[n * INNER_CAP + this.iCount[n]! - 1]!;
   }
 
   // Refreshes the parent's record of `n` (least start, subtree-last, prefix maxima), then the
@@ -586,16 +597,15 @@ export class IntervalTree<T> {
         at = right * LEAF_CAP + (at - lb - keep);
       }
       this.leafPut(target, at, start, last, id, seq, value);
-      this.leafPm(right, right * LEAF_CAP);
       this.insertChild(leaf, true, right, keep !== LEAF_CAP / 2);
       return;
     }
     this.leafPut(leaf, at, start, last, id, seq, value);
   }
 
-  // Puts an entry at flat index `at` of a leaf with room, shifting the ones after it (with their
-  // prefix maxima, which then only grow to `last` until one already reaches it). The hottest path of
-  // insert: one fused loop, as typed-array copyWithin costs more than the move for a few entries.
+  // Puts an entry at flat index `at` of a leaf with room, shifting the ones after it. The hottest path
+  // of insert: one fused loop, as typed-array copyWithin costs more than the move for a few entries.
+  // The parent's record of the leaf was widened on the way down.
   private leafPut(
     leaf: number,
     at: number,
@@ -608,14 +618,12 @@ export class IntervalTree<T> {
     const end = leaf * LEAF_CAP + this.lCount[leaf]!;
     const lStart = this.lStart;
     const lLast = this.lLast;
-    const lPm = this.lPm;
     const lId = this.lId;
     const lSeq = this.lSeq;
     const lVal = this.lVal;
     for (let j = end; j > at; j--) {
       lStart[j] = lStart[j - 1]!;
       lLast[j] = lLast[j - 1]!;
-      lPm[j] = lPm[j - 1]!;
       lId[j] = lId[j - 1]!;
       lSeq[j] = lSeq[j - 1]!;
       lVal[j] = lVal[j - 1];
@@ -625,47 +633,34 @@ export class IntervalTree<T> {
     lId[at] = id;
     lSeq[at] = seq;
     lVal[at] = value;
-    const before = at > leaf * LEAF_CAP ? lPm[at - 1]! : -1;
-    lPm[at] = Math.max(before, last);
-    for (let j = at + 1; j <= end && lPm[j]! < last; j++) lPm[j] = last;
     this.lCount[leaf] = end + 1 - leaf * LEAF_CAP;
     this.entLeaf[id] = leaf;
   }
 
-  // Takes the entry at flat index `at` out of its leaf and returns the new count. Prefix maxima after
-  // it are recomputed only until they agree with the old ones: from there on nothing changed.
+  // Takes the entry at flat index `at` out of its leaf and returns the new count.
   private leafErase(leaf: number, at: number): number {
     const lb = leaf * LEAF_CAP;
     const end = lb + this.lCount[leaf]! - 1;
     const lStart = this.lStart;
     const lLast = this.lLast;
-    const lPm = this.lPm;
     const lId = this.lId;
     const lSeq = this.lSeq;
     const lVal = this.lVal;
     for (let j = at; j < end; j++) {
       lStart[j] = lStart[j + 1]!;
       lLast[j] = lLast[j + 1]!;
-      lPm[j] = lPm[j + 1]!;
       lId[j] = lId[j + 1]!;
       lSeq[j] = lSeq[j + 1]!;
       lVal[j] = lVal[j + 1];
     }
     lVal[end] = undefined;
-    let m = at > lb ? lPm[at - 1]! : -1;
-    for (let j = at; j < end; j++) {
-      const v = lLast[j]!;
-      if (v > m) m = v;
-      if (lPm[j] === m) break;
-      lPm[j] = m;
-    }
     const cnt = end - lb;
     this.lCount[leaf] = cnt;
     return cnt;
   }
 
-  // Moves `k` entries from flat index `from` (in leaf `src`) to `to` (in leaf `dst`, whose count and
-  // prefix maxima the caller fixes), repointing each moved id at its new leaf. The caller also fixes
+  // Moves `k` entries from flat index `from` (in leaf `src`) to `to` (in leaf `dst`, whose count the
+  // caller fixes), repointing each moved id at its new leaf. The caller also fixes
   // src's count and clears the value slots it no longer uses (clearValues).
   private moveEntries(src: number, from: number, dst: number, to: number, k: number): void {
     if (src === dst) throw new Error("moveEntries within one leaf");
@@ -821,7 +816,6 @@ export class IntervalTree<T> {
       this.moveEntries(right, rb, left, lb + nl, nr);
       this.clearValues(rb, rb + nr);
       this.lCount[right] = 0;
-      this.leafPm(left, lb + nl);
       this.lNext[left] = this.lNext[right]!;
       const rightPos = this.lPos[right]!;
       this.freeLeaf(right);
@@ -836,16 +830,13 @@ export class IntervalTree<T> {
       this.shiftEntries(rb + k, rb, nr - k);
       this.clearValues(rb + nr - k, rb + nr);
       this.lCount[right] = nr - k;
-      this.leafPm(left, lb + nl);
     } else {
       const k = nl - want;
       this.shiftEntries(rb, rb + k, nr);
       this.moveEntries(left, lb + nl - k, right, rb, k);
       this.clearValues(lb + nl - k, lb + nl);
       this.lCount[left] = nl - k;
-      this.leafPm(left, lb);
     }
-    this.leafPm(right, rb);
     this.refreshPair(p, left, right, true);
   }
 
@@ -1024,7 +1015,6 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
     entFree: number;
     lStart: Float64Array;
     lLast: Float64Array;
-    lPm: Float64Array;
     lId: Int32Array;
     lSeq: Float64Array;
     lVal: (T | undefined)[];
@@ -1065,10 +1055,7 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
       const cnt = t.lCount[n]!;
       if (cnt > LEAF_CAP || (parent !== NIL && cnt < LEAF_MIN)) fail(`leaf ${n} holds ${cnt} entries`);
       let m = -1;
-      for (let j = n * LEAF_CAP; j < n * LEAF_CAP + cnt; j++) {
-        m = Math.max(m, t.lLast[j]!);
-        if (t.lPm[j] !== m) fail(`leaf ${n} index ${j} caches prefix max ${t.lPm[j]}, expected ${m}`);
-      }
+      for (let j = n * LEAF_CAP; j < n * LEAF_CAP + cnt; j++) m = Math.max(m, t.lLast[j]!);
       leaves.push(n);
       return cnt === 0 ? [Number.POSITIVE_INFINITY, -1] : [t.lStart[n * LEAF_CAP]!, m];
     }

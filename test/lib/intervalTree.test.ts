@@ -582,7 +582,7 @@ describe("checkIntervalTree", () => {
     ["a subtree-last", "iMax", 0, 5, /subtree-last/],
     ["a least start", "iMin", 1, 0, /least start/],
     ["an inner prefix max", "iPm", 1, 1, /prefix max/],
-    ["a leaf prefix max", "lPm", 3, 1e9, /prefix max/],
+    ["a leaf entry's last (stale subtree-last above it)", "lLast", 3, 1e9, /subtree-last/],
     ["the order of starts", "lStart", 5, 1e9, /holds|starts at/],
     ["an entry's leaf link", "entLeaf", (t) => t.lId![2]!, 3, /links to leaf/],
     ["the next-leaf chain", "lNext", 0, -1, /next leaf/],
