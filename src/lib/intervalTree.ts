@@ -434,13 +434,14 @@ export class IntervalTree<T> {
   private locate(node: IntervalTreeNode<T>): number {
     if (!(node instanceof IntervalTreeNode) || node.tree !== this) return NIL;
     const id = node.slot;
-    if (!(id >= 0 && id < this.entUsed)) return NIL;
+    if (!(id >= 0 && id < this.entUsed && (id | 0) === id)) return NIL;
     const leaf = this.entLeaf[id]!;
     if (leaf < 0) return NIL;
     const lId = this.lId;
-    let j = leaf * LEAF_CAP;
-    while (lId[j] !== id) j++;
-    return this.lSeq[j] === node.seq ? j : NIL;
+    for (let j = leaf * LEAF_CAP, end = j + this.lCount[leaf]!; j < end; j++) {
+      if (lId[j] === id) return this.lSeq[j] === node.seq ? j : NIL;
+    }
+    return NIL;
   }
 
   // First entry of the subtree at `n` (of height h) that intersects [start, last], or NIL. The entry

@@ -449,6 +449,28 @@ describe("IntervalTree argument errors", () => {
     expect(snapshot(tree)).toEqual(before);
   });
 
+  it("rejects real handle objects carrying a bad slot or seq (fractional, negative, past the end, NaN)", () => {
+    const { tree, handles } = populated();
+    const before = snapshot(tree);
+    const h = handles[3]!;
+    const Node = h.constructor as new (
+      ...a: [IntervalTree<number>, number, number, number, number, number]
+    ) => IntervalTreeNode<number>;
+    for (const [slot, seq] of [
+      [h.slot + 0.5, h.seq],
+      [-1, h.seq],
+      [1e9, h.seq],
+      [Number.NaN, h.seq],
+      [h.slot, h.seq + 1],
+    ] as const) {
+      const bad = new Node(tree, slot, seq, h.start, h.last, h.value);
+      expectEinval(() => tree.remove(bad));
+      expectEinval(() => tree.iterNext(bad, 0, 10));
+    }
+    expect(snapshot(tree)).toEqual(before);
+    checkIntervalTree(tree);
+  });
+
   it("keeps a removed handle readable", () => {
     const { tree, handles } = populated();
     const h = handles[9]!;
