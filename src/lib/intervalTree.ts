@@ -437,9 +437,14 @@ export class IntervalTree<T> {
     if (!(id >= 0 && id < this.entUsed && (id | 0) === id)) return NIL;
     const leaf = this.entLeaf[id]!;
     if (leaf < 0) return NIL;
-    const lId = this.lId;
-    for (let j = leaf * LEAF_CAP, end = j + this.lCount[leaf]!; j < end; j++) {
-      if (lId[j] === id) return this.lSeq[j] === node.seq ? j : NIL;
+    // Entries are ordered by (start, seq) and a handle carries both: search, do not scan.
+    const b = leaf * LEAF_CAP;
+    const end = b + this.lCount[leaf]!;
+    const seq = node.seq;
+    const lSeq = this.lSeq;
+    const lStart = this.lStart;
+    for (let j = lowerBound(lStart, b, end - b, node.start); j < end && lStart[j] === node.start; j++) {
+      if (lSeq[j]! >= seq) return lSeq[j] === seq && this.lId[j] === id ? j : NIL;
     }
     return NIL;
   }
@@ -492,8 +497,9 @@ export class IntervalTree<T> {
       this.lLast = growF64(this.lLast, cap * LEAF_CAP);
       this.lId = growI32(this.lId, cap * LEAF_CAP);
       this.lSeq = growF64(this.lSeq, cap * LEAF_CAP);
-      const lVal = this.lVal;
-      for (let j = lVal.length, end = cap * LEAF_CAP; j < end; j++) lVal.push(undefined);
+      // Builtins, not a loop: growth runs too rarely for the JIT to compile a loop here.
+      const extra = new Array<T | undefined>(cap * LEAF_CAP - this.lVal.length).fill(undefined);
+      this.lVal = this.lVal.concat(extra);
       this.lCount = growI32(this.lCount, cap);
       this.lParent = growI32(this.lParent, cap, NIL);
       this.lPos = growI32(this.lPos, cap);
