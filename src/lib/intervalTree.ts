@@ -23,7 +23,9 @@
 import { MmunError } from "./errno.js";
 
 const NIL = -1;
-const LEAF_BITS = 6;
+// 32-entry leaves beat 64 on insert and remove (half the entries to shift) and tie on queries at
+// 10^4..10^6 intervals (`npm run bench -- itree`); inner nodes stay at 64 to keep the tree shallow.
+const LEAF_BITS = 5;
 const LEAF_CAP = 1 << LEAF_BITS;
 /** A non-root leaf below this many entries borrows from or merges with a sibling. */
 const LEAF_MIN = LEAF_CAP / 4;
@@ -189,7 +191,7 @@ export class IntervalTree<T> {
   /**
    * Values by cursor; slots past a leaf's count hold undefined (or were never written). The array is
    * never resized by hand: writes just past its end let V8 grow it natively, which measured ~60 ns per
-   * insert cheaper than growing it with the typed pools (a new leaf's slots are at most 128 past the
+   * insert cheaper than growing it with the typed pools (a new leaf's slots are at most 2 * LEAF_CAP past the
    * end, far below the gap at which V8 would switch the array to dictionary mode).
    */
   private lVal: (T | undefined)[] = [];
@@ -993,6 +995,14 @@ class InOrderIterator<T> implements IterableIterator<IntervalTreeNode<T>> {
     return this;
   }
 }
+
+/** @internal Node capacities and minimum fills, for tests that check the tree's shape. */
+export const INTERVAL_TREE_LAYOUT = {
+  leafCap: LEAF_CAP,
+  leafMin: LEAF_MIN,
+  innerCap: INNER_CAP,
+  innerMin: INNER_MIN,
+} as const;
 
 /** @internal Shape figures of a tree, for tests and the bench: height and node counts. */
 export function intervalTreeShape<T>(tree: IntervalTree<T>): {

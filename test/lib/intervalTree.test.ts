@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { MmunError } from "../../src/lib/errno.js";
 import {
   checkIntervalTree,
+  INTERVAL_TREE_LAYOUT,
   IntervalTree,
   type IntervalTreeNode,
   intervalTreeShape,
@@ -234,11 +235,14 @@ function build(pairs: [number, number][]): {
 describe("IntervalTree on adversarial shapes", () => {
   const n = 1000;
 
+  const { leafCap, leafMin, innerCap, innerMin } = INTERVAL_TREE_LAYOUT;
+
   it("fills leaves 3/4 under sorted inserts (appending splits unevenly), 2 levels for 1000", () => {
     const { tree } = build(Array.from({ length: n }, (_, i) => [i, i + 3] as [number, number]));
     const shape = intervalTreeShape(tree);
     expect(shape.height).toBe(1);
-    expect(shape.leaves).toBe(Math.ceil((n - 16) / 48)); // every leaf but the last holds 48
+    // Every leaf but the last keeps leafCap - leafMin when the next one splits off.
+    expect(shape.leaves).toBe(Math.ceil((n - leafMin) / (leafCap - leafMin)));
     expect(values(tree.overlapping(500, 500))).toEqual([497, 498, 499, 500]);
   });
 
@@ -246,16 +250,22 @@ describe("IntervalTree on adversarial shapes", () => {
     const { tree } = build(Array.from({ length: n }, (_, i) => [n - i, n - i + 3] as [number, number]));
     const shape = intervalTreeShape(tree);
     expect(shape.height).toBe(1);
-    expect(shape.leaves).toBeLessThanOrEqual(Math.ceil(n / 32));
+    expect(shape.leaves).toBeLessThanOrEqual(Math.ceil(n / (leafCap / 2)));
     expect(tree.first()!.start).toBe(1);
   });
 
-  it("needs 2 levels of inner nodes for 2^17 sorted inserts (appends split 3/4), and shrinks back", () => {
+  it("grows one level per (innerCap - innerMin)-fold growth under 2^17 sorted inserts, and shrinks back", () => {
     const tree = new IntervalTree<number>();
     const handles: IntervalTreeNode<number>[] = [];
     for (let i = 0; i < 2 ** 17; i++) handles.push(tree.insert(i, i, i));
     checkIntervalTree(tree);
-    expect(intervalTreeShape(tree).height).toBe(2);
+    // Appends fill leaves to leafCap - leafMin and inner nodes to innerCap - innerMin.
+    let levels = 0;
+    for (let nodes = Math.ceil(2 ** 17 / (leafCap - leafMin)); nodes > 1; levels++) {
+      nodes = Math.ceil(nodes / (innerCap - innerMin));
+    }
+    expect(intervalTreeShape(tree).height).toBe(levels);
+    expect(levels).toBeGreaterThanOrEqual(2);
     for (let i = 0; i < 2 ** 17 - 10; i++) tree.remove(handles[i]!);
     checkIntervalTree(tree);
     expect(intervalTreeShape(tree)).toMatchObject({ height: 0, leaves: 1, innerNodes: 0 });
