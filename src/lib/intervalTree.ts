@@ -34,6 +34,8 @@ const LEAF_MERGE = (LEAF_CAP * 3) / 4;
 const INNER_CAP = 64;
 const INNER_MIN = INNER_CAP / 4;
 const INNER_MERGE = (INNER_CAP * 3) / 4;
+/** Leaves allocated up front (an empty tree takes about 4 KB of pools; they grow on demand). */
+const INITIAL_LEAVES = 2;
 /** Cursors are flat leaf indices and must stay int32. */
 const MAX_LEAVES = 2 ** 31 / LEAF_CAP;
 /** entLeaf of a free id is FREE_MARK - (next free id), always negative (NIL is -1: FREE_MARK - NIL). */
@@ -184,10 +186,10 @@ export class IntervalTree<T> {
   private entFree = NIL;
 
   // Leaves: entry fields at leaf * LEAF_CAP + i, node fields at leaf.
-  private lStart = new Float64Array(4 * LEAF_CAP);
-  private lLast = new Float64Array(4 * LEAF_CAP);
-  private lId = new Int32Array(4 * LEAF_CAP);
-  private lSeq = new Float64Array(4 * LEAF_CAP);
+  private lStart = new Float64Array(INITIAL_LEAVES * LEAF_CAP);
+  private lLast = new Float64Array(INITIAL_LEAVES * LEAF_CAP);
+  private lId = new Int32Array(INITIAL_LEAVES * LEAF_CAP);
+  private lSeq = new Float64Array(INITIAL_LEAVES * LEAF_CAP);
   /**
    * Values by cursor; slots past a leaf's count hold undefined (or were never written). The array is
    * never resized by hand: writes just past its end let V8 grow it natively, which measured ~60 ns per
@@ -195,25 +197,25 @@ export class IntervalTree<T> {
    * end, far below the gap at which V8 would switch the array to dictionary mode).
    */
   private lVal: (T | undefined)[] = [];
-  private lCount = new Int32Array(4);
-  private lParent = new Int32Array(4).fill(NIL);
+  private lCount = new Int32Array(INITIAL_LEAVES);
+  private lParent = new Int32Array(INITIAL_LEAVES).fill(NIL);
   /** Index of the leaf among its parent's children. */
-  private lPos = new Int32Array(4);
+  private lPos = new Int32Array(INITIAL_LEAVES);
   /** Next leaf in order, or NIL. */
-  private lNext = new Int32Array(4).fill(NIL);
+  private lNext = new Int32Array(INITIAL_LEAVES).fill(NIL);
   private leafUsed = 0;
   private leafFree: number[] = [];
 
   // Inner nodes: child fields at node * INNER_CAP + c, node fields at node.
-  private iMin = new Float64Array(4 * INNER_CAP);
-  private iMax = new Float64Array(4 * INNER_CAP);
-  private iPm = new Float64Array(4 * INNER_CAP);
-  private iChild = new Int32Array(4 * INNER_CAP);
-  private iCount = new Int32Array(4);
-  private iParent = new Int32Array(4).fill(NIL);
-  private iPos = new Int32Array(4);
+  private iMin = new Float64Array(INNER_CAP);
+  private iMax = new Float64Array(INNER_CAP);
+  private iPm = new Float64Array(INNER_CAP);
+  private iChild = new Int32Array(INNER_CAP);
+  private iCount = new Int32Array(1);
+  private iParent = new Int32Array(1).fill(NIL);
+  private iPos = new Int32Array(1);
   /** 1 when the children are leaves, else one more than the children's height. */
-  private iHeight = new Int32Array(4);
+  private iHeight = new Int32Array(1);
   private innerUsed = 0;
   private innerFree: number[] = [];
 
