@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { MmunError } from "../../src/lib/errno.js";
-import { checkIntervalTree, IntervalTree, type IntervalTreeNode } from "../../src/lib/intervalTree.js";
+import {
+  checkIntervalTree,
+  IntervalTree,
+  type IntervalTreeNode,
+  intervalTreeShape,
+} from "../../src/lib/intervalTree.js";
 import { checkRbIntervalTree, RbIntervalTree } from "../../src/lib/rbIntervalTree.js";
 import { Rng } from "../../src/lib/rng.js";
 
@@ -56,6 +61,44 @@ describe("RbIntervalTree (the kernel's layout) against IntervalTree (wide nodes)
       expect(walk(wide, 0, 2 ** 53 - 1)).toEqual(rbWalk(rb, 0, 2 ** 53 - 1));
     });
   }
+
+  it("agrees on 40,000 mixed ops around 6,000 intervals (height 2: inner borrows and merges) (seed 31)", () => {
+    const rng = new Rng(31);
+    const rb = new RbIntervalTree<number>();
+    const wide = new IntervalTree<number>();
+    const live: { slot: number; node: IntervalTreeNode<number> }[] = [];
+    let maxHeight = 0;
+    for (let op = 0; op < 40_000; op++) {
+      // Grow to ~6,000, shrink to ~500, grow again: whole subtrees empty out and refill.
+      const phase = Math.floor(op / 10_000) % 2;
+      const target = phase === 0 ? 6000 : 500;
+      if (live.length === 0 || rng.next() < (live.length < target ? 0.7 : 0.3)) {
+        const s = rng.int(1e7);
+        const l = s + rng.int(rng.chance(0.05) ? 1e6 : 2000);
+        live.push({ slot: rb.insert(s, l, op), node: wide.insert(s, l, op) });
+      } else {
+        const k = rng.int(live.length);
+        const e = live[k]!;
+        live[k] = live[live.length - 1]!;
+        live.pop();
+        rb.remove(e.slot);
+        wide.remove(e.node);
+      }
+      maxHeight = Math.max(maxHeight, intervalTreeShape(wide).height);
+      if (op % 250 === 0) {
+        checkIntervalTree(wide);
+        checkRbIntervalTree(rb);
+      }
+      const q = rng.int(1e7);
+      const r = q + (rng.chance(0.5) ? 0 : rng.int(20_000));
+      const want = rbWalk(rb, q, r);
+      const got = walk(wide, q, r);
+      if (got.join() !== want.join()) expect(got).toEqual(want);
+    }
+    checkIntervalTree(wide);
+    expect(maxHeight).toBe(2);
+    expect(walk(wide, 0, 2 ** 53 - 1)).toEqual(rbWalk(rb, 0, 2 ** 53 - 1));
+  });
 
   it("rejects invalid keys with EINVAL and changes nothing", () => {
     const rb = new RbIntervalTree<number>();
