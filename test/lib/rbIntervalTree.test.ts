@@ -9,16 +9,54 @@ import {
 import { checkRbIntervalTree, RbIntervalTree } from "../../src/lib/rbIntervalTree.js";
 import { Rng } from "../../src/lib/rng.js";
 
-function rbWalk(t: RbIntervalTree<number>, start: number, last: number): number[] {
+/** The cursor walk both trees share (firstIndex/nextIndex/valueAt). */
+interface Walkable {
+  firstIndex(start: number, last: number): number;
+  nextIndex(i: number, start: number, last: number): number;
+  valueAt(i: number): number;
+}
+
+function walk(t: Walkable, start: number, last: number): number[] {
   const out: number[] = [];
   for (let i = t.firstIndex(start, last); i !== -1; i = t.nextIndex(i, start, last)) out.push(t.valueAt(i));
   return out;
 }
 
-function walk(t: IntervalTree<number>, start: number, last: number): number[] {
-  const out: number[] = [];
-  for (let i = t.firstIndex(start, last); i !== -1; i = t.nextIndex(i, start, last)) out.push(t.valueAt(i));
-  return out;
+/** The same intervals in the kernel-layout tree and the wide-node tree, changed in lockstep. */
+class Twins {
+  readonly rb = new RbIntervalTree<number>();
+  readonly wide = new IntervalTree<number>();
+  private readonly live: { slot: number; node: IntervalTreeNode<number> }[] = [];
+
+  get size(): number {
+    return this.live.length;
+  }
+
+  insert(start: number, last: number, value: number): void {
+    this.live.push({ slot: this.rb.insert(start, last, value), node: this.wide.insert(start, last, value) });
+  }
+
+  removeRandom(rng: Rng): void {
+    const k = rng.int(this.live.length);
+    const e = this.live[k]!;
+    this.live[k] = this.live[this.live.length - 1]!;
+    this.live.pop();
+    this.rb.remove(e.slot);
+    this.wide.remove(e.node);
+  }
+
+  check(): void {
+    checkRbIntervalTree(this.rb);
+    checkIntervalTree(this.wide);
+    expect(this.rb.size).toBe(this.wide.size);
+  }
+
+  /** Both trees return the same values, in the same order, for [start, last]. */
+  agree(start: number, last: number): void {
+    const want = walk(this.rb, start, last);
+    const got = walk(this.wide, start, last);
+    if (got.join() !== want.join()) expect(got).toEqual(want);
+  }
 }
 
 describe("RbIntervalTree (the kernel's layout) against IntervalTree (wide nodes)", () => {
@@ -29,75 +67,45 @@ describe("RbIntervalTree (the kernel's layout) against IntervalTree (wide nodes)
   ] as const) {
     it(`returns the same intervals in the same order on ${ops} random ops, keys < ${keySpace} (seed ${seed})`, () => {
       const rng = new Rng(seed);
-      const rb = new RbIntervalTree<number>();
-      const wide = new IntervalTree<number>();
-      const live: { slot: number; node: IntervalTreeNode<number> }[] = [];
+      const twins = new Twins();
       const key = () => (keySpace > 2 ** 32 ? rng.nextU32() * 2 ** 21 : rng.int(keySpace));
       for (let op = 0; op < ops; op++) {
-        if (live.length === 0 || rng.next() < (live.length < 400 ? 0.65 : 0.45)) {
+        if (twins.size === 0 || rng.next() < (twins.size < 400 ? 0.65 : 0.45)) {
           const a = key();
           const b = rng.chance(0.5) ? key() : a + rng.int(1000);
-          const [s, l] = a <= b ? [a, b] : [b, a];
-          live.push({ slot: rb.insert(s, l, op), node: wide.insert(s, l, op) });
-          checkRbIntervalTree(rb);
-          checkIntervalTree(wide);
+          twins.insert(Math.min(a, b), Math.max(a, b), op);
         } else {
-          const k = rng.int(live.length);
-          const e = live[k]!;
-          live[k] = live[live.length - 1]!;
-          live.pop();
-          rb.remove(e.slot);
-          wide.remove(e.node);
-          checkRbIntervalTree(rb);
-          checkIntervalTree(wide);
+          twins.removeRandom(rng);
         }
-        expect(rb.size).toBe(wide.size);
+        twins.check();
         const q = key();
-        const r = rng.chance(0.3) ? q : q + rng.int(keySpace > 1000 ? 5000 : 10);
-        const want = rbWalk(rb, q, r);
-        const got = walk(wide, q, r);
-        if (got.join() !== want.join()) expect(got).toEqual(want);
+        twins.agree(q, rng.chance(0.3) ? q : q + rng.int(keySpace > 1000 ? 5000 : 10));
       }
-      expect(walk(wide, 0, 2 ** 53 - 1)).toEqual(rbWalk(rb, 0, 2 ** 53 - 1));
+      twins.agree(0, 2 ** 53 - 1);
     });
   }
 
   it("agrees on 40,000 mixed ops around 6,000 intervals (height 2: inner borrows and merges) (seed 31)", () => {
     const rng = new Rng(31);
-    const rb = new RbIntervalTree<number>();
-    const wide = new IntervalTree<number>();
-    const live: { slot: number; node: IntervalTreeNode<number> }[] = [];
+    const twins = new Twins();
     let maxHeight = 0;
     for (let op = 0; op < 40_000; op++) {
       // Grow to ~6,000, shrink to ~500, grow again: whole subtrees empty out and refill.
-      const phase = Math.floor(op / 10_000) % 2;
-      const target = phase === 0 ? 6000 : 500;
-      if (live.length === 0 || rng.next() < (live.length < target ? 0.7 : 0.3)) {
+      const target = Math.floor(op / 10_000) % 2 === 0 ? 6000 : 500;
+      if (twins.size === 0 || rng.next() < (twins.size < target ? 0.7 : 0.3)) {
         const s = rng.int(1e7);
-        const l = s + rng.int(rng.chance(0.05) ? 1e6 : 2000);
-        live.push({ slot: rb.insert(s, l, op), node: wide.insert(s, l, op) });
+        twins.insert(s, s + rng.int(rng.chance(0.05) ? 1e6 : 2000), op);
       } else {
-        const k = rng.int(live.length);
-        const e = live[k]!;
-        live[k] = live[live.length - 1]!;
-        live.pop();
-        rb.remove(e.slot);
-        wide.remove(e.node);
+        twins.removeRandom(rng);
       }
-      maxHeight = Math.max(maxHeight, intervalTreeShape(wide).height);
-      if (op % 250 === 0) {
-        checkIntervalTree(wide);
-        checkRbIntervalTree(rb);
-      }
+      maxHeight = Math.max(maxHeight, intervalTreeShape(twins.wide).height);
+      if (op % 250 === 0) twins.check();
       const q = rng.int(1e7);
-      const r = q + (rng.chance(0.5) ? 0 : rng.int(20_000));
-      const want = rbWalk(rb, q, r);
-      const got = walk(wide, q, r);
-      if (got.join() !== want.join()) expect(got).toEqual(want);
+      twins.agree(q, q + (rng.chance(0.5) ? 0 : rng.int(20_000)));
     }
-    checkIntervalTree(wide);
+    twins.check();
     expect(maxHeight).toBe(2);
-    expect(walk(wide, 0, 2 ** 53 - 1)).toEqual(rbWalk(rb, 0, 2 ** 53 - 1));
+    twins.agree(0, 2 ** 53 - 1);
   });
 
   it("rejects invalid keys with EINVAL and changes nothing", () => {
