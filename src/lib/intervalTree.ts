@@ -61,15 +61,30 @@ export class IntervalTreeNode<T> {
   declare readonly slot: number;
   /** @internal The node's insertion sequence number (unique within its tree). */
   declare readonly seq: number;
+  /**
+   * @internal Where the entry was when this handle was made (a cursor). Only a hint: entries move on
+   * insert and remove. While it still holds, finding the node is O(1), as following a pointer is in
+   * the kernel (iterNext, remove); otherwise the tree searches the node's leaf.
+   */
+  declare readonly hint: number;
 
   /** @internal Handles are made by IntervalTree only. */
-  constructor(tree: IntervalTree<T>, slot: number, seq: number, start: number, last: number, value: T) {
+  constructor(
+    tree: IntervalTree<T>,
+    slot: number,
+    seq: number,
+    start: number,
+    last: number,
+    value: T,
+    hint: number,
+  ) {
     this.start = start;
     this.last = last;
     this.value = value;
     this.tree = tree;
     this.slot = slot;
     this.seq = seq;
+    this.hint = hint;
   }
 
   /** Whether `other` designates the same node of the same tree as this handle. */
@@ -263,10 +278,10 @@ export class IntervalTree<T> {
       }
       n = this.iChild[c]!;
     }
-    this.leafInsert(n, start, last, id, seq, value);
+    const at = this.leafInsert(n, start, last, id, seq, value);
     this.count++;
     this.version++;
-    return new IntervalTreeNode(this, id, seq, start, last, value);
+    return new IntervalTreeNode(this, id, seq, start, last, value, at);
   }
 
   /**
@@ -417,6 +432,7 @@ export class IntervalTree<T> {
       this.lStart[i]!,
       this.lLast[i]!,
       this.lVal[i] as T,
+      i,
     );
   }
 
@@ -446,11 +462,16 @@ export class IntervalTree<T> {
     if (!(id >= 0 && id < this.entUsed && (id | 0) === id)) return NIL;
     const leaf = this.entLeaf[id]!;
     if (leaf < 0) return NIL;
-    // Entries are ordered by (start, seq) and a handle carries both: search, do not scan.
     const b = leaf * LEAF_CAP;
     const end = b + this.lCount[leaf]!;
     const seq = node.seq;
     const lSeq = this.lSeq;
+    // Where the handle was made, if the entry has not moved since. Only a live cursor of the node's
+    // leaf counts: past a leaf's count, stale copies of moved entries remain.
+    const hint = node.hint;
+    if ((hint | 0) === hint && hint >= b && hint < end && lSeq[hint] === seq && this.lId[hint] === id)
+      return hint;
+    // Entries are ordered by (start, seq) and a handle carries both: search, do not scan.
     const lStart = this.lStart;
     for (let j = lowerBound(lStart, b, end - b, node.start); j < end && lStart[j] === node.start; j++) {
       if (lSeq[j]! >= seq) return lSeq[j] === seq && this.lId[j] === id ? j : NIL;
@@ -589,7 +610,8 @@ export class IntervalTree<T> {
 
   // ---- insertion ----
 
-  private leafInsert(leaf: number, start: number, last: number, id: number, seq: number, value: T): void {
+  // Returns the cursor the new entry landed at.
+  private leafInsert(leaf: number, start: number, last: number, id: number, seq: number, value: T): number {
     const lb = leaf * LEAF_CAP;
     const cnt = this.lCount[leaf]!;
     let at = upperBound(this.lStart, lb, cnt, start);
@@ -611,9 +633,10 @@ export class IntervalTree<T> {
       }
       this.leafPut(target, at, start, last, id, seq, value);
       this.insertChild(leaf, true, right, keep !== LEAF_CAP / 2);
-      return;
+      return at;
     }
     this.leafPut(leaf, at, start, last, id, seq, value);
+    return at;
   }
 
   // Puts an entry at flat index `at` of a leaf with room, shifting the ones after it. The hottest path

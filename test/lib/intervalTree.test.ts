@@ -399,6 +399,13 @@ describe("IntervalTree argument errors", () => {
     return { tree, handles };
   }
 
+  /** The handle class, to forge handles the way only the tree should make them. */
+  function nodeClass(h: IntervalTreeNode<number>) {
+    return h.constructor as new (
+      ...a: [IntervalTree<number>, number, number, number, number, number, number]
+    ) => IntervalTreeNode<number>;
+  }
+
   for (const [what, s, l] of bad) {
     it(`rejects ${what} with EINVAL naming the values, for insert and every query, changing nothing`, () => {
       const { tree } = populated();
@@ -463,22 +470,77 @@ describe("IntervalTree argument errors", () => {
     const { tree, handles } = populated();
     const before = snapshot(tree);
     const h = handles[3]!;
-    const Node = h.constructor as new (
-      ...a: [IntervalTree<number>, number, number, number, number, number]
-    ) => IntervalTreeNode<number>;
-    for (const [slot, seq] of [
-      [h.slot + 0.5, h.seq],
-      [-1, h.seq],
-      [1e9, h.seq],
-      [Number.NaN, h.seq],
-      [h.slot, h.seq + 1],
+    const Node = nodeClass(h);
+    // A fresh handle on a neighbour in h's leaf: its hint holds.
+    const at = tree.indexOf(h);
+    const other = tree.nodeAt(tree.startAt(at + 1) >= h.start ? at + 1 : at - 1);
+    expect(tree.indexOf(other)).toBe(other.hint);
+    for (const [slot, seq, hint] of [
+      [h.slot + 0.5, h.seq, h.hint],
+      [-1, h.seq, h.hint],
+      [1e9, h.seq, h.hint],
+      [Number.NaN, h.seq, h.hint],
+      [h.slot, h.seq + 1, h.hint],
+      // Another node's seq and cursor under this node's slot: the hint must not vouch for it.
+      [h.slot, other.seq, other.hint],
     ] as const) {
-      const bad = new Node(tree, slot, seq, h.start, h.last, h.value);
+      const bad = new Node(tree, slot, seq, h.start, h.last, h.value, hint);
       expectEinval(() => tree.remove(bad));
       expectEinval(() => tree.iterNext(bad, 0, 10));
     }
     expect(snapshot(tree)).toEqual(before);
     checkIntervalTree(tree);
+  });
+
+  it("finds a node whatever its handle's cursor hint says (fractional, negative, NaN, past the end, another node's)", () => {
+    const { tree, handles } = populated();
+    const h = handles[3]!;
+    const Node = nodeClass(h);
+    for (const hint of [h.hint + 0.5, -1, Number.NaN, 1e9, handles[4]!.hint, h.hint]) {
+      const copy = new Node(tree, h.slot, h.seq, h.start, h.last, h.value, hint);
+      expect(tree.indexOf(copy)).toBe(tree.indexOf(h));
+      expect(tree.iterNext(copy, 0, 1e9)?.sameAs(tree.iterNext(h, 0, 1e9)!)).toBe(true);
+    }
+    expect(tree.nodeAt(tree.indexOf(h)).hint).toBe(tree.indexOf(h));
+  });
+
+  it("follows nodes whose cursor hint went stale, and never takes a stale copy past a leaf's end for one (seed 17)", () => {
+    // One leaf: removing a node shifts the ones after it down and leaves a copy of the last one past
+    // the new count. The last node's hint then points at that copy.
+    const tree = new IntervalTree<number>();
+    const hs = Array.from({ length: 10 }, (_, i) => tree.insert(i * 10, i * 10 + 5, i));
+    const last = hs[9]!;
+    expect(last.hint).toBe(9);
+    tree.remove(hs[0]!);
+    expect(tree.indexOf(last)).toBe(8);
+    expect(tree.iterNext(hs[8]!, 0, 1000)?.sameAs(last)).toBe(true);
+    tree.remove(last);
+    expectEinval(() => tree.remove(last), "not in this tree");
+    expectEinval(() => tree.iterNext(last, 0, 1000), "not in this tree");
+    checkIntervalTree(tree);
+    expect(snapshot(tree).all.map(([s]) => s)).toEqual([10, 20, 30, 40, 50, 60, 70, 80]);
+    // Many leaves, random churn: every handle stays usable (or is rejected once removed) whether its
+    // hint still holds or not.
+    const rng = new Rng(17);
+    const big = new IntervalTree<number>();
+    const live: IntervalTreeNode<number>[] = [];
+    for (let i = 0; i < 3000; i++) {
+      if (live.length > 0 && rng.next() < 0.4) {
+        const k = rng.int(live.length);
+        const victim = live[k]!;
+        live[k] = live[live.length - 1]!;
+        live.pop();
+        big.remove(victim);
+        expectEinval(() => big.remove(victim), "not in this tree");
+      } else {
+        const s = rng.int(500);
+        live.push(big.insert(s, s + rng.int(20), i));
+      }
+    }
+    checkIntervalTree(big);
+    const stale = live.filter((x) => big.indexOf(x) !== x.hint).length;
+    expect(stale).toBeGreaterThan(0);
+    for (const x of live) expect(big.valueAt(big.indexOf(x))).toBe(x.value);
   });
 
   it("keeps a removed handle readable", () => {
