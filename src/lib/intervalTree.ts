@@ -6,12 +6,12 @@
 // in rbIntervalTree.ts; `npm run bench -- itree` measures both in the same run, and the wide nodes win
 // 1.5-3x on queries. See docs/architecture.md.
 //
-// Layout. Every interval is an entry with a stable id (its handle's `slot`), a never-reused sequence
-// number and a value. Entries sit in leaves of up to LEAF_CAP, sorted by (start, seq), in parallel
-// arrays (start, last, id, seq: typed; value: a plain array), so everything a query returns is in the
-// leaves it walks; the only per-id table says which leaf holds the entry. Inner nodes hold up to
-// INNER_CAP children with, per child, the least start, the greatest last (the kernel's subtree-last)
-// and the prefix maximum of those. All nodes live in pools; a leaf's entries are at
+// Layout. Every interval is an entry with a never-reused sequence number (its identity) and a value.
+// Entries sit in leaves of up to LEAF_CAP, sorted by (start, seq), in parallel arrays (start, last,
+// seq: typed; value: a plain array), so everything a query returns is in the leaves it walks. There
+// is no per-entry table: a handle finds its entry by the cursor it remembers, else by (start, seq).
+// Inner nodes hold up to INNER_CAP children with, per child, the least start and the seq of the entry
+// holding it, the greatest last (the kernel's subtree-last) and the prefix maximum of those. All nodes live in pools; a leaf's entries are at
 // [leaf * LEAF_CAP, leaf * LEAF_CAP + count), and that flat index is the cursor of the internal API.
 //
 // The augmentations: subtree-last prunes subtrees that end before a query, as in the kernel, and in
@@ -38,13 +38,13 @@ const INNER_MERGE = (INNER_CAP * 3) / 4;
 const INITIAL_LEAVES = 2;
 /** Cursors are flat leaf indices and must stay int32. */
 const MAX_LEAVES = 2 ** 31 / LEAF_CAP;
-/** entLeaf of a free id is FREE_MARK - (next free id), always negative (NIL is -1: FREE_MARK - NIL). */
-const FREE_MARK = -2;
 
 /**
  * A handle on one stored interval. Node identity is the stored entry, not the object: the tree keeps no
  * handle, and every call that returns a node (insert, iteration, first) may return a fresh object for
  * the same node. Compare handles with sameAs(). A handle stays readable after its node is removed.
+ * Finding a node from a handle (remove, iterNext) is O(1) while the entry has not moved since the
+ * handle was made, else O(log n).
  */
 export class IntervalTreeNode<T> {
   // Fields are `declare`d and set in the constructor: a class-field definition would first define each
@@ -57,39 +57,28 @@ export class IntervalTreeNode<T> {
   declare readonly value: T;
   /** @internal The tree the node was inserted into. */
   declare readonly tree: IntervalTree<T>;
-  /** @internal The node's entry id in the tree (stable while it is stored; reused after removal). */
-  declare readonly slot: number;
-  /** @internal The node's insertion sequence number (unique within its tree). */
+  /** @internal The node's insertion sequence number: its identity in the tree (never reused). */
   declare readonly seq: number;
   /**
    * @internal Where the entry was when this handle was made (a cursor). Only a hint: entries move on
    * insert and remove. While it still holds, finding the node is O(1), as following a pointer is in
-   * the kernel (iterNext, remove); otherwise the tree searches the node's leaf.
+   * the kernel (iterNext, remove); otherwise the tree searches that leaf, then descends.
    */
   declare readonly hint: number;
 
   /** @internal Handles are made by IntervalTree only. */
-  constructor(
-    tree: IntervalTree<T>,
-    slot: number,
-    seq: number,
-    start: number,
-    last: number,
-    value: T,
-    hint: number,
-  ) {
+  constructor(tree: IntervalTree<T>, seq: number, start: number, last: number, value: T, hint: number) {
     this.start = start;
     this.last = last;
     this.value = value;
     this.tree = tree;
-    this.slot = slot;
     this.seq = seq;
     this.hint = hint;
   }
 
   /** Whether `other` designates the same node of the same tree as this handle. */
   sameAs(other: IntervalTreeNode<T>): boolean {
-    return other.tree === this.tree && other.slot === this.slot && other.seq === this.seq;
+    return other.tree === this.tree && other.seq === this.seq;
   }
 }
 
@@ -110,7 +99,7 @@ export function isKey(v: unknown): v is number {
 
 function describeNode(node: unknown): string {
   return node instanceof IntervalTreeNode
-    ? `node [${node.start}, ${node.last}] (slot ${node.slot}, seq ${node.seq})`
+    ? `node [${node.start}, ${node.last}] (seq ${node.seq})`
     : show(node);
 }
 
@@ -193,17 +182,9 @@ function growI32(a: Int32Array, length: number, fill = 0): Int32Array<ArrayBuffe
  * [Symbol.iterator] is live makes that iterator throw EINVAL on its next step.
  */
 export class IntervalTree<T> {
-  // Entries, by id: only where each one is. Everything else about an entry sits in its leaf, so a
-  // query result (handle or value) reads nothing outside the leaves it walks.
-  /** Leaf holding a live entry; for a free id, FREE_MARK - (next free id). */
-  private entLeaf = new Int32Array(64);
-  private entUsed = 0;
-  private entFree = NIL;
-
   // Leaves: entry fields at leaf * LEAF_CAP + i, node fields at leaf.
   private lStart = new Float64Array(INITIAL_LEAVES * LEAF_CAP);
   private lLast = new Float64Array(INITIAL_LEAVES * LEAF_CAP);
-  private lId = new Int32Array(INITIAL_LEAVES * LEAF_CAP);
   private lSeq = new Float64Array(INITIAL_LEAVES * LEAF_CAP);
   /**
    * Values by cursor; slots past a leaf's count hold undefined (or were never written). The array is
@@ -223,6 +204,8 @@ export class IntervalTree<T> {
 
   // Inner nodes: child fields at node * INNER_CAP + c, node fields at node.
   private iMin = new Float64Array(INNER_CAP);
+  /** Seq of the entry holding the child's least start (the first entry of its subtree). */
+  private iMinSeq = new Float64Array(INNER_CAP);
   private iMax = new Float64Array(INNER_CAP);
   private iPm = new Float64Array(INNER_CAP);
   private iChild = new Int32Array(INNER_CAP);
@@ -256,7 +239,6 @@ export class IntervalTree<T> {
    */
   insert(start: number, last: number, value: T): IntervalTreeNode<T> {
     checkInterval("IntervalTree.insert", start, last);
-    const id = this.allocEntry();
     const seq = this.nextSeq++;
     // Descend to the last child whose least start is <= start (equal starts go after the ones
     // stored), widening each child's subtree-last and prefix maxima on the way, as the kernel does.
@@ -271,6 +253,7 @@ export class IntervalTree<T> {
       if (c < b) {
         c = b;
         iMin[b] = start;
+        this.iMinSeq[b] = seq;
       }
       if (iMax[c]! < last) {
         iMax[c] = last;
@@ -278,29 +261,26 @@ export class IntervalTree<T> {
       }
       n = this.iChild[c]!;
     }
-    const at = this.leafInsert(n, start, last, id, seq, value);
+    const at = this.leafInsert(n, start, last, seq, value);
     this.count++;
     this.version++;
-    return new IntervalTreeNode(this, id, seq, start, last, value, at);
+    return new IntervalTreeNode(this, seq, start, last, value, at);
   }
 
   /**
    * Removes the node `node` designates (any handle for it: from insert, iteration or first()).
-   * Throws EINVAL, changing nothing, when it is not a node of this tree (removed already, from another
-   * tree, or a stale handle whose slot now holds another node). O(log n). Pairs with insert().
+   * Throws EINVAL, changing nothing, when it is not a node of this tree (removed already, or from
+   * another tree). O(log n); finding the node is O(1) while it has not moved since the handle was made.
    */
   remove(node: IntervalTreeNode<T>): void {
     const at = this.locate(node);
     if (at === NIL) {
       throw new MmunError("EINVAL", `IntervalTree.remove: ${describeNode(node)} is not in this tree`);
     }
-    const id = node.slot;
     const leaf = at >> LEAF_BITS;
     const gone = this.lLast[at]!;
     const front = at === leaf * LEAF_CAP;
     const cnt = this.leafErase(leaf, at);
-    this.entLeaf[id] = FREE_MARK - this.entFree;
-    this.entFree = id;
     this.count--;
     this.version++;
     if (this.height === 0) return;
@@ -425,15 +405,7 @@ export class IntervalTree<T> {
 
   /** @internal A handle on the entry at live cursor `i`. */
   nodeAt(i: number): IntervalTreeNode<T> {
-    return new IntervalTreeNode(
-      this,
-      this.lId[i]!,
-      this.lSeq[i]!,
-      this.lStart[i]!,
-      this.lLast[i]!,
-      this.lVal[i] as T,
-      i,
-    );
+    return new IntervalTreeNode(this, this.lSeq[i]!, this.lStart[i]!, this.lLast[i]!, this.lVal[i] as T, i);
   }
 
   /** @internal Cursor of the in-order successor of live cursor `i`, or -1. */
@@ -454,29 +426,52 @@ export class IntervalTree<T> {
     return this.version;
   }
 
-  // Cursor of the entry `node` designates if it is stored in this tree now (same tree, live id, same
-  // seq), else NIL.
+  // Cursor of the entry `node` designates if it is stored in this tree now (same tree, and an entry
+  // with its seq: seqs are never reused), else NIL.
   private locate(node: IntervalTreeNode<T>): number {
     if (!(node instanceof IntervalTreeNode) || node.tree !== this) return NIL;
-    const id = node.slot;
-    if (!(id >= 0 && id < this.entUsed && (id | 0) === id)) return NIL;
-    const leaf = this.entLeaf[id]!;
-    if (leaf < 0) return NIL;
-    const b = leaf * LEAF_CAP;
-    const end = b + this.lCount[leaf]!;
     const seq = node.seq;
-    const lSeq = this.lSeq;
-    // Where the handle was made, if the entry has not moved since. Only a live cursor of the node's
-    // leaf counts: past a leaf's count, stale copies of moved entries remain.
     const hint = node.hint;
-    if ((hint | 0) === hint && hint >= b && hint < end && lSeq[hint] === seq && this.lId[hint] === id)
-      return hint;
-    // Entries are ordered by (start, seq) and a handle carries both: search, do not scan.
+    // Where the handle was made, if the entry is still in that leaf. Only live cursors count: past
+    // a leaf's count lie stale copies of moved entries, and a free leaf's count is 0.
+    if ((hint | 0) === hint && hint >= 0 && hint < this.lSeq.length) {
+      const b = hint & ~(LEAF_CAP - 1);
+      const end = b + this.lCount[hint >> LEAF_BITS]!;
+      if (hint < end && this.lSeq[hint] === seq && this.lStart[hint] === node.start) return hint;
+      // Removals before it in the leaf shift it down, insertions up.
+      const j = this.findInLeaf(b, end, node.start, seq);
+      if (j !== NIL) return j;
+    }
+    // Moved to another leaf (a split, borrow or merge), or a hint gone wrong: descend.
+    return this.findEntry(node.start, seq);
+  }
+
+  // Cursor of the entry (start, seq) in the leaf entries [b, end), or NIL. Entries are ordered by
+  // (start, seq): search, do not scan.
+  private findInLeaf(b: number, end: number, start: number, seq: number): number {
     const lStart = this.lStart;
-    for (let j = lowerBound(lStart, b, end - b, node.start); j < end && lStart[j] === node.start; j++) {
-      if (lSeq[j]! >= seq) return lSeq[j] === seq && this.lId[j] === id ? j : NIL;
+    const lSeq = this.lSeq;
+    for (let j = lowerBound(lStart, b, end - b, start); j < end && lStart[j] === start; j++) {
+      if (lSeq[j]! >= seq) return lSeq[j] === seq ? j : NIL;
     }
     return NIL;
+  }
+
+  // Cursor of the entry (start, seq), or NIL: the descent to the last child whose first entry sorts at
+  // or before it. O(log n); among children that all start at `start`, a scan of at most INNER_CAP.
+  private findEntry(start: number, seq: number): number {
+    const iMin = this.iMin;
+    const iMinSeq = this.iMinSeq;
+    let n = this.root;
+    for (let h = this.height; h > 0; h--) {
+      const b = n * INNER_CAP;
+      let c = upperBound(iMin, b, this.iCount[n]!, start) - 1;
+      while (c >= b && iMin[c] === start && iMinSeq[c]! > seq) c--;
+      if (c < b) return NIL;
+      n = this.iChild[c]!;
+    }
+    const b = n * LEAF_CAP;
+    return this.findInLeaf(b, b + this.lCount[n]!, start, seq);
   }
 
   // First entry of the subtree at `n` (of height h) that intersects [start, last], or NIL. The entry
@@ -505,17 +500,6 @@ export class IntervalTree<T> {
 
   // ---- entries and node pools ----
 
-  private allocEntry(): number {
-    const free = this.entFree;
-    if (free !== NIL) {
-      this.entFree = FREE_MARK - this.entLeaf[free]!;
-      return free;
-    }
-    if (this.entUsed === this.entLeaf.length)
-      this.entLeaf = growI32(this.entLeaf, grown(this.entLeaf.length, 2 ** 16));
-    return this.entUsed++;
-  }
-
   private allocLeaf(): number {
     const leaf = this.leafFree.pop();
     if (leaf !== undefined) return leaf;
@@ -525,7 +509,6 @@ export class IntervalTree<T> {
         throw new MmunError("ENOMEM", `IntervalTree cannot grow past ${this.leafUsed} leaves`);
       this.lStart = growF64(this.lStart, cap * LEAF_CAP);
       this.lLast = growF64(this.lLast, cap * LEAF_CAP);
-      this.lId = growI32(this.lId, cap * LEAF_CAP);
       this.lSeq = growF64(this.lSeq, cap * LEAF_CAP);
       this.lCount = growI32(this.lCount, cap);
       this.lParent = growI32(this.lParent, cap, NIL);
@@ -548,6 +531,7 @@ export class IntervalTree<T> {
     if (this.innerUsed === this.iCount.length) {
       const cap = this.iCount.length * 2;
       this.iMin = growF64(this.iMin, cap * INNER_CAP);
+      this.iMinSeq = growF64(this.iMinSeq, cap * INNER_CAP);
       this.iMax = growF64(this.iMax, cap * INNER_CAP);
       this.iPm = growF64(this.iPm, cap * INNER_CAP);
       this.iChild = growI32(this.iChild, cap * INNER_CAP);
@@ -586,6 +570,11 @@ export class IntervalTree<T> {
     return isLeaf ? this.lStart[n * LEAF_CAP]! : this.iMin[n * INNER_CAP]!;
   }
 
+  // Seq of the entry holding a non-empty node's least start.
+  private minSeqOf(n: number, isLeaf: boolean): number {
+    return isLeaf ? this.lSeq[n * LEAF_CAP]! : this.iMinSeq[n * INNER_CAP]!;
+  }
+
   private maxOf(n: number, isLeaf: boolean): number {
     return isLeaf ? this.leafMax(n) : this.iPm[n * INNER_CAP + this.iCount[n]! - 1]!;
   }
@@ -598,9 +587,11 @@ export class IntervalTree<T> {
       if (p === NIL) return;
       const c = p * INNER_CAP + (isLeaf ? this.lPos[n]! : this.iPos[n]!);
       const mn = this.minOf(n, isLeaf);
+      const ms = this.minSeqOf(n, isLeaf);
       const mx = this.maxOf(n, isLeaf);
-      if (this.iMin[c] === mn && this.iMax[c] === mx) return;
+      if (this.iMin[c] === mn && this.iMinSeq[c] === ms && this.iMax[c] === mx) return;
       this.iMin[c] = mn;
+      this.iMinSeq[c] = ms;
       this.iMax[c] = mx;
       this.innerPm(p, c);
       n = p;
@@ -611,7 +602,7 @@ export class IntervalTree<T> {
   // ---- insertion ----
 
   // Returns the cursor the new entry landed at.
-  private leafInsert(leaf: number, start: number, last: number, id: number, seq: number, value: T): number {
+  private leafInsert(leaf: number, start: number, last: number, seq: number, value: T): number {
     const lb = leaf * LEAF_CAP;
     const cnt = this.lCount[leaf]!;
     let at = upperBound(this.lStart, lb, cnt, start);
@@ -631,46 +622,34 @@ export class IntervalTree<T> {
         target = right;
         at = right * LEAF_CAP + (at - lb - keep);
       }
-      this.leafPut(target, at, start, last, id, seq, value);
+      this.leafPut(target, at, start, last, seq, value);
       this.insertChild(leaf, true, right, keep !== LEAF_CAP / 2);
       return at;
     }
-    this.leafPut(leaf, at, start, last, id, seq, value);
+    this.leafPut(leaf, at, start, last, seq, value);
     return at;
   }
 
   // Puts an entry at flat index `at` of a leaf with room, shifting the ones after it. The hottest path
   // of insert: one fused loop, as typed-array copyWithin costs more than the move for a few entries.
   // The parent's record of the leaf was widened on the way down.
-  private leafPut(
-    leaf: number,
-    at: number,
-    start: number,
-    last: number,
-    id: number,
-    seq: number,
-    value: T,
-  ): void {
+  private leafPut(leaf: number, at: number, start: number, last: number, seq: number, value: T): void {
     const end = leaf * LEAF_CAP + this.lCount[leaf]!;
     const lStart = this.lStart;
     const lLast = this.lLast;
-    const lId = this.lId;
     const lSeq = this.lSeq;
     const lVal = this.lVal;
     for (let j = end; j > at; j--) {
       lStart[j] = lStart[j - 1]!;
       lLast[j] = lLast[j - 1]!;
-      lId[j] = lId[j - 1]!;
       lSeq[j] = lSeq[j - 1]!;
       lVal[j] = lVal[j - 1];
     }
     lStart[at] = start;
     lLast[at] = last;
-    lId[at] = id;
     lSeq[at] = seq;
     lVal[at] = value;
     this.lCount[leaf] = end + 1 - leaf * LEAF_CAP;
-    this.entLeaf[id] = leaf;
   }
 
   // Takes the entry at flat index `at` out of its leaf and returns the new count.
@@ -679,13 +658,11 @@ export class IntervalTree<T> {
     const end = lb + this.lCount[leaf]! - 1;
     const lStart = this.lStart;
     const lLast = this.lLast;
-    const lId = this.lId;
     const lSeq = this.lSeq;
     const lVal = this.lVal;
     for (let j = at; j < end; j++) {
       lStart[j] = lStart[j + 1]!;
       lLast[j] = lLast[j + 1]!;
-      lId[j] = lId[j + 1]!;
       lSeq[j] = lSeq[j + 1]!;
       lVal[j] = lVal[j + 1];
     }
@@ -695,15 +672,12 @@ export class IntervalTree<T> {
     return cnt;
   }
 
-  // Moves `k` entries from flat index `from` (in leaf `src`) to `to` (in leaf `dst`, whose count the
-  // caller fixes), repointing each moved id at its new leaf. The caller also fixes
-  // src's count and clears the value slots it no longer uses (clearValues).
+  // Moves `k` entries from flat index `from` (in leaf `src`) to `to` (in leaf `dst`, whose count this
+  // raises by k). The caller fixes src's count and clears the value slots it no longer uses
+  // (clearValues).
   private moveEntries(src: number, from: number, dst: number, to: number, k: number): void {
     if (src === dst) throw new Error("moveEntries within one leaf");
     this.shiftEntries(from, to, k);
-    const lId = this.lId;
-    const entLeaf = this.entLeaf;
-    for (let j = to, end = to + k; j < end; j++) entLeaf[lId[j]!] = dst;
     this.lCount[dst]! += k;
   }
 
@@ -711,7 +685,6 @@ export class IntervalTree<T> {
   private shiftEntries(from: number, to: number, k: number): void {
     this.lStart.copyWithin(to, from, from + k);
     this.lLast.copyWithin(to, from, from + k);
-    this.lId.copyWithin(to, from, from + k);
     this.lSeq.copyWithin(to, from, from + k);
     // Array copyWithin is a generic (slow) builtin: move the values by hand, in the safe direction.
     const lVal = this.lVal;
@@ -783,6 +756,7 @@ export class IntervalTree<T> {
     const end = b + cnt;
     if (from < end) {
       this.iMin.copyWithin(from + 1, from, end);
+      this.iMinSeq.copyWithin(from + 1, from, end);
       this.iMax.copyWithin(from + 1, from, end);
       this.iChild.copyWithin(from + 1, from, end);
       this.reindex(p, at + 1, cnt + 1);
@@ -795,6 +769,7 @@ export class IntervalTree<T> {
     const c = p * INNER_CAP + at;
     this.iChild[c] = child;
     this.iMin[c] = this.minOf(child, isLeaf);
+    this.iMinSeq[c] = this.minSeqOf(child, isLeaf);
     this.iMax[c] = this.maxOf(child, isLeaf);
     if (isLeaf) {
       this.lParent[child] = p;
@@ -829,6 +804,7 @@ export class IntervalTree<T> {
     const s = src * INNER_CAP + from;
     const d = dst * INNER_CAP + to;
     this.iMin.copyWithin(d, s, s + k);
+    this.iMinSeq.copyWithin(d, s, s + k);
     this.iMax.copyWithin(d, s, s + k);
     this.iChild.copyWithin(d, s, s + k);
     this.iCount[dst]! += k;
@@ -901,6 +877,7 @@ export class IntervalTree<T> {
       const k = want - nl;
       this.moveChildren(right, 0, left, nl, k);
       this.iMin.copyWithin(rb, rb + k, rb + nr);
+      this.iMinSeq.copyWithin(rb, rb + k, rb + nr);
       this.iMax.copyWithin(rb, rb + k, rb + nr);
       this.iChild.copyWithin(rb, rb + k, rb + nr);
       this.iCount[right] = nr - k;
@@ -909,6 +886,7 @@ export class IntervalTree<T> {
     } else {
       const k = nl - want;
       this.iMin.copyWithin(rb + k, rb, rb + nr);
+      this.iMinSeq.copyWithin(rb + k, rb, rb + nr);
       this.iMax.copyWithin(rb + k, rb, rb + nr);
       this.iChild.copyWithin(rb + k, rb, rb + nr);
       this.iCount[right] = nr; // moveChildren adds k
@@ -926,8 +904,10 @@ export class IntervalTree<T> {
     const b = p * INNER_CAP;
     const lc = b + (isLeaf ? this.lPos[left]! : this.iPos[left]!);
     this.iMin[lc] = this.minOf(left, isLeaf);
+    this.iMinSeq[lc] = this.minSeqOf(left, isLeaf);
     this.iMax[lc] = this.maxOf(left, isLeaf);
     this.iMin[lc + 1] = this.minOf(right, isLeaf);
+    this.iMinSeq[lc + 1] = this.minSeqOf(right, isLeaf);
     this.iMax[lc + 1] = this.maxOf(right, isLeaf);
     this.innerPm(p, lc);
     this.fixUp(p, false);
@@ -940,12 +920,14 @@ export class IntervalTree<T> {
     const cnt = this.iCount[p]!;
     const from = b + at;
     this.iMin.copyWithin(from, from + 1, b + cnt);
+    this.iMinSeq.copyWithin(from, from + 1, b + cnt);
     this.iMax.copyWithin(from, from + 1, b + cnt);
     this.iChild.copyWithin(from, from + 1, b + cnt);
     this.iCount[p] = cnt - 1;
     this.reindex(p, at, cnt - 1);
     const ic = b + (isLeaf ? this.lPos[into]! : this.iPos[into]!);
     this.iMin[ic] = this.minOf(into, isLeaf);
+    this.iMinSeq[ic] = this.minSeqOf(into, isLeaf);
     this.iMax[ic] = this.maxOf(into, isLeaf);
     this.innerPm(p, ic);
     if (p === this.root) {
@@ -1034,32 +1016,26 @@ export function intervalTreeShape<T>(tree: IntervalTree<T>): {
   height: number;
   leaves: number;
   innerNodes: number;
-  idsUsed: number;
 } {
   return {
     height: tree["height"],
     leaves: tree["leafUsed"] - tree["leafFree"].length,
     innerNodes: tree["innerUsed"] - tree["innerFree"].length,
-    idsUsed: tree["entUsed"],
   };
 }
 
 /**
  * Checks every invariant of `tree` and throws an Error naming the first violation: all leaves at one
  * depth; node fill (non-root leaves >= LEAF_MIN, non-root inner nodes >= INNER_MIN, an inner root
- * >= 2 children); parent and position links; every cached least start, subtree-last and prefix maximum;
- * keys are valid intervals in ascending start with equal starts in insertion order; leaf 0 first and
- * the next-leaf chain in order; every entry's leaf link, sequence number and value; the free lists.
+ * >= 2 children); parent and position links; every cached least start (and its seq), subtree-last and
+ * prefix maximum; keys are valid intervals in ascending start with equal starts in insertion order;
+ * leaf 0 first and the next-leaf chain in order; every sequence number and value; the free lists.
  * O(n); for tests and the explorer's debug mode, not part of the public API.
  */
 export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
   const t = tree as unknown as {
-    entLeaf: Int32Array;
-    entUsed: number;
-    entFree: number;
     lStart: Float64Array;
     lLast: Float64Array;
-    lId: Int32Array;
     lSeq: Float64Array;
     lVal: (T | undefined)[];
     lCount: Int32Array;
@@ -1069,6 +1045,7 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
     leafUsed: number;
     leafFree: number[];
     iMin: Float64Array;
+    iMinSeq: Float64Array;
     iMax: Float64Array;
     iPm: Float64Array;
     iChild: Int32Array;
@@ -1089,8 +1066,8 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
   const leaves: number[] = [];
   const seenLeaf = new Uint8Array(t.leafUsed);
   const seenInner = new Uint8Array(t.innerUsed);
-  // Returns [least start, greatest last] of the subtree, appending its leaves in order.
-  const walk = (n: number, h: number, parent: number, pos: number): [number, number] => {
+  // Returns [least start, its seq, greatest last] of the subtree, appending its leaves in order.
+  const walk = (n: number, h: number, parent: number, pos: number): [number, number, number] => {
     if (h === 0) {
       if (n < 0 || n >= t.leafUsed || seenLeaf[n]) fail(`leaf ${n} is out of range or linked twice`);
       seenLeaf[n] = 1;
@@ -1101,7 +1078,9 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
       let m = -1;
       for (let j = n * LEAF_CAP; j < n * LEAF_CAP + cnt; j++) m = Math.max(m, t.lLast[j]!);
       leaves.push(n);
-      return cnt === 0 ? [Number.POSITIVE_INFINITY, -1] : [t.lStart[n * LEAF_CAP]!, m];
+      return cnt === 0
+        ? [Number.POSITIVE_INFINITY, -1, -1]
+        : [t.lStart[n * LEAF_CAP]!, t.lSeq[n * LEAF_CAP]!, m];
     }
     if (n < 0 || n >= t.innerUsed || seenInner[n]) fail(`inner node ${n} is out of range or linked twice`);
     seenInner[n] = 1;
@@ -1114,18 +1093,24 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
       fail(`inner node ${n} has ${cnt} children`);
     let pm = -1;
     let least = Number.POSITIVE_INFINITY;
+    let leastSeq = -1;
     for (let c = 0; c < cnt; c++) {
       const k = n * INNER_CAP + c;
-      const [mn, mx] = walk(t.iChild[k]!, h - 1, n, c);
+      const [mn, ms, mx] = walk(t.iChild[k]!, h - 1, n, c);
       if (t.iMin[k] !== mn)
         fail(`inner node ${n} child ${c} caches least start ${t.iMin[k]}, expected ${mn}`);
+      if (t.iMinSeq[k] !== ms)
+        fail(`inner node ${n} child ${c} caches least start's seq ${t.iMinSeq[k]}, expected ${ms}`);
       if (t.iMax[k] !== mx)
         fail(`inner node ${n} child ${c} caches subtree-last ${t.iMax[k]}, expected ${mx}`);
       pm = Math.max(pm, mx);
       if (t.iPm[k] !== pm) fail(`inner node ${n} child ${c} caches prefix max ${t.iPm[k]}, expected ${pm}`);
-      if (c === 0) least = mn;
+      if (c === 0) {
+        least = mn;
+        leastSeq = ms;
+      }
     }
-    return [least, pm];
+    return [least, leastSeq, pm];
   };
   if (t.height === 0 && t.root !== 0) fail(`the root leaf is ${t.root}, not leaf 0`);
   walk(t.root, t.height, NIL, 0);
@@ -1133,7 +1118,7 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
   let total = 0;
   let prevStart = -1;
   let prevSeq = -1;
-  const liveIds = new Uint8Array(t.entUsed);
+  const seqs = new Set<number>();
   for (let k = 0; k < leaves.length; k++) {
     const n = leaves[k]!;
     const expectNext = k + 1 < leaves.length ? leaves[k + 1]! : NIL;
@@ -1141,14 +1126,11 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
     for (let j = n * LEAF_CAP; j < n * LEAF_CAP + t.lCount[n]!; j++) {
       const start = t.lStart[j]!;
       const last = t.lLast[j]!;
-      const id = t.lId[j]!;
       if (!isKey(start) || !isKey(last) || start > last) fail(`cursor ${j} holds [${start}, ${last}]`);
-      if (id < 0 || id >= t.entUsed || liveIds[id])
-        fail(`cursor ${j} holds id ${id} (out of range or twice)`);
-      liveIds[id] = 1;
       const seq = t.lSeq[j]!;
-      if (!Number.isSafeInteger(seq) || seq < 0 || seq >= t.nextSeq) fail(`id ${id} has seq ${seq}`);
-      if (t.entLeaf[id] !== n) fail(`id ${id} is in leaf ${n} but links to leaf ${t.entLeaf[id]}`);
+      if (!Number.isSafeInteger(seq) || seq < 0 || seq >= t.nextSeq || seqs.has(seq))
+        fail(`cursor ${j} has seq ${seq} (out of range or twice)`);
+      seqs.add(seq);
       if (start < prevStart) fail(`cursor ${j} starts at ${start} after an entry starting at ${prevStart}`);
       if (start === prevStart && seq <= prevSeq) {
         fail(`cursor ${j} (seq ${seq}) sorts after seq ${prevSeq} with the same start ${start}`);
@@ -1166,16 +1148,11 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
       if (t.lVal[j] !== undefined) fail(`unused slot ${j} of leaf ${n} still holds a value`);
     }
   }
-  let free = 0;
-  for (let id = t.entFree; id !== NIL; id = FREE_MARK - t.entLeaf[id]!) {
-    if (id < 0 || id >= t.entUsed || liveIds[id])
-      fail(`free id list reaches id ${id} (out of range or live)`);
-    if (t.entLeaf[id]! >= 0) fail(`free id ${id} links to leaf ${t.entLeaf[id]}`);
-    liveIds[id] = 2;
-    if (++free > t.entUsed) fail("free id list has a cycle");
+  for (const n of t.leafFree) {
+    if (seenLeaf[n]) fail(`leaf ${n} is free and in the tree`);
+    // A handle's cursor hint may point into a freed leaf: only a count of 0 makes that harmless.
+    if (t.lCount[n] !== 0) fail(`free leaf ${n} counts ${t.lCount[n]} entries`);
   }
-  if (free + total !== t.entUsed) fail(`${t.entUsed} ids used but ${total} live and ${free} free (leak)`);
-  for (const n of t.leafFree) if (seenLeaf[n]) fail(`leaf ${n} is free and in the tree`);
   for (const n of t.innerFree) if (seenInner[n]) fail(`inner node ${n} is free and in the tree`);
   if (leaves.length + t.leafFree.length !== t.leafUsed) fail("a leaf is neither in the tree nor free");
   const inner = seenInner.reduce((a, b) => a + b, 0);

@@ -323,7 +323,7 @@ describe("IntervalTree on adversarial shapes", () => {
     });
   }
 
-  it("reuses freed slots under churn and rejects the stale handles that pointed at them (seed 13)", () => {
+  it("rejects the stale handles of removed nodes under churn, where new nodes took their cursors (seed 13)", () => {
     const rng = new Rng(13);
     const tree = new IntervalTree<number>();
     let live: IntervalTreeNode<number>[] = [];
@@ -339,15 +339,15 @@ describe("IntervalTree on adversarial shapes", () => {
       live[k] = h;
       checkIntervalTree(tree);
     }
-    expect(intervalTreeShape(tree).idsUsed).toBe(64); // every insert after the first 64 reused a freed id
-    const slots = new Set(live.map((h) => h.slot));
-    const reused = dead.filter((d) => slots.has(d.slot));
+    // Dead handles whose remembered cursor now holds a live node: the hint must not vouch for them.
+    const cursors = new Map(live.map((h) => [tree.indexOf(h), h]));
+    const reused = dead.filter((d) => cursors.has(d.hint));
     expect(reused.length).toBeGreaterThan(0);
     for (const d of reused) {
       expect(() => tree.remove(d)).toThrow(/not in this tree/);
-      const owner = live.find((h) => h.slot === d.slot)!;
-      expect(d.sameAs(owner)).toBe(false);
+      expect(d.sameAs(cursors.get(d.hint)!)).toBe(false);
     }
+    for (const d of dead) expect(tree.indexOf(d)).toBe(-1);
     expect(tree.size).toBe(64);
     checkIntervalTree(tree);
     live = [];
@@ -402,7 +402,7 @@ describe("IntervalTree argument errors", () => {
   /** The handle class, to forge handles the way only the tree should make them. */
   function nodeClass(h: IntervalTreeNode<number>) {
     return h.constructor as new (
-      ...a: [IntervalTree<number>, number, number, number, number, number, number]
+      ...a: [IntervalTree<number>, number, number, number, number, number]
     ) => IntervalTreeNode<number>;
   }
 
@@ -444,11 +444,11 @@ describe("IntervalTree argument errors", () => {
     checkIntervalTree(tree);
   });
 
-  it("rejects removing a node of another tree, even one at the same slot", () => {
+  it("rejects removing a node of another tree, even one with the same seq at the same cursor", () => {
     const a = populated();
     const b = populated();
     const before = snapshot(a.tree);
-    expect(b.handles[7]!.slot).toBe(a.handles[7]!.slot);
+    expect([b.handles[7]!.seq, b.handles[7]!.hint]).toEqual([a.handles[7]!.seq, a.handles[7]!.hint]);
     expectEinval(() => a.tree.remove(b.handles[7]!), "not in this tree");
     expectEinval(() => a.tree.iterNext(b.handles[7]!, 0, 10), "not in this tree");
     expect(snapshot(a.tree)).toEqual(before);
@@ -459,14 +459,14 @@ describe("IntervalTree argument errors", () => {
     const { tree, handles } = populated();
     const before = snapshot(tree);
     const h = handles[0]!;
-    const forged = { start: h.start, last: h.last, value: h.value, slot: h.slot, seq: h.seq, tree };
+    const forged = { start: h.start, last: h.last, value: h.value, seq: h.seq, hint: h.hint, tree };
     for (const x of [undefined, null, 3, {}, forged]) {
       expectEinval(() => tree.remove(x as unknown as IntervalTreeNode<number>));
     }
     expect(snapshot(tree)).toEqual(before);
   });
 
-  it("rejects real handle objects carrying a bad slot or seq (fractional, negative, past the end, NaN)", () => {
+  it("rejects real handle objects carrying a bad seq or start (fractional, negative, unknown, NaN)", () => {
     const { tree, handles } = populated();
     const before = snapshot(tree);
     const h = handles[3]!;
@@ -475,16 +475,17 @@ describe("IntervalTree argument errors", () => {
     const at = tree.indexOf(h);
     const other = tree.nodeAt(tree.startAt(at + 1) >= h.start ? at + 1 : at - 1);
     expect(tree.indexOf(other)).toBe(other.hint);
-    for (const [slot, seq, hint] of [
-      [h.slot + 0.5, h.seq, h.hint],
-      [-1, h.seq, h.hint],
-      [1e9, h.seq, h.hint],
-      [Number.NaN, h.seq, h.hint],
-      [h.slot, h.seq + 1, h.hint],
-      // Another node's seq and cursor under this node's slot: the hint must not vouch for it.
-      [h.slot, other.seq, other.hint],
+    for (const [seq, start, hint] of [
+      [h.seq + 0.5, h.start, h.hint],
+      [-1, h.start, h.hint],
+      [1e9, h.start, h.hint],
+      [Number.NaN, h.start, h.hint],
+      [h.seq, h.start + 1, h.hint],
+      [h.seq, Number.NaN, h.hint],
+      // Another node's seq and cursor with this node's start: the hint must not vouch for it.
+      [other.seq, h.start === other.start ? h.start + 1 : h.start, other.hint],
     ] as const) {
-      const bad = new Node(tree, slot, seq, h.start, h.last, h.value, hint);
+      const bad = new Node(tree, seq, start, h.last, h.value, hint);
       expectEinval(() => tree.remove(bad));
       expectEinval(() => tree.iterNext(bad, 0, 10));
     }
@@ -497,7 +498,7 @@ describe("IntervalTree argument errors", () => {
     const h = handles[3]!;
     const Node = nodeClass(h);
     for (const hint of [h.hint + 0.5, -1, Number.NaN, 1e9, handles[4]!.hint, h.hint]) {
-      const copy = new Node(tree, h.slot, h.seq, h.start, h.last, h.value, hint);
+      const copy = new Node(tree, h.seq, h.start, h.last, h.value, hint);
       expect(tree.indexOf(copy)).toBe(tree.indexOf(h));
       expect(tree.iterNext(copy, 0, 1e9)?.sameAs(tree.iterNext(h, 0, 1e9)!)).toBe(true);
     }
@@ -678,7 +679,8 @@ describe("checkIntervalTree", () => {
     ["an inner prefix max", "iPm", 1, 1, /prefix max/],
     ["a leaf entry's last (stale subtree-last above it)", "lLast", 3, 1e9, /subtree-last/],
     ["the order of starts", "lStart", 5, 1e9, /holds|starts at/],
-    ["an entry's leaf link", "entLeaf", (t) => t.lId![2]!, 3, /links to leaf/],
+    ["a least start's seq", "iMinSeq", 1, 1e9, /least start's seq/],
+    ["an entry's seq (a duplicate)", "lSeq", 3, 0, /seq/],
     ["the next-leaf chain", "lNext", 0, -1, /next leaf/],
     ["a parent link", "lParent", 1, 7, /parent/],
   ];
