@@ -23,6 +23,8 @@
 import { MmunError } from "./errno.js";
 
 const NIL = -1;
+/** Cursors at and below a handle's hint that locate() tries before searching the leaf. */
+const PROBES = 4;
 // 32-entry leaves beat 64 on insert and remove (half the entries to shift) and tie on queries at
 // 10^4..10^6 intervals (`npm run bench -- itree`); inner nodes stay at 64 to keep the tree shallow.
 const LEAF_BITS = 5;
@@ -437,8 +439,13 @@ export class IntervalTree<T> {
     if ((hint | 0) === hint && hint >= 0 && hint < this.lSeq.length) {
       const b = hint & ~(LEAF_CAP - 1);
       const end = b + this.lCount[hint >> LEAF_BITS]!;
-      if (hint < end && this.lSeq[hint] === seq && this.lStart[hint] === node.start) return hint;
-      // Removals before it in the leaf shift it down, insertions up.
+      // At the cursor, or a few places below it: each removal before it in the leaf since the handle
+      // was made shifted it down by one.
+      const lSeq = this.lSeq;
+      for (let j = hint < end ? hint : end - 1, stop = j - PROBES; j > stop && j >= b; j--) {
+        if (lSeq[j] === seq) return this.lStart[j] === node.start ? j : NIL;
+      }
+      // Further, or up (insertions before it): search the leaf.
       const j = this.findInLeaf(b, end, node.start, seq);
       if (j !== NIL) return j;
     }
