@@ -158,6 +158,10 @@ function differential(seed: number, ks: KeySpace, ops: number, target: number): 
     }
     const [qs, ql] = rng.chance(0.2) ? [uniform(rng, ks.lo, ks.hi), -1] : randomInterval(rng, ks);
     compare(tree, model, qs, ql === -1 ? qs : ql);
+    if (rng.chance(0.05)) {
+      // Every live handle finds its node, whether its remembered cursor still holds or not.
+      for (const e of model.entries) expect(tree.valueAt(tree.indexOf(e.handle))).toBe(e.value);
+    }
   }
   // Drain completely: removal down to empty, with the validator at every step.
   const rest = rng.shuffle([...model.entries]);
