@@ -14,7 +14,9 @@
 //   mixed    50% range queries, 25% inserts, 25% removes on a tree of N (each batch restores the set)
 // plus bytes per stored interval: heap + ArrayBuffer growth after gc; values are small integers and
 // our insert handles are dropped (the tree does not keep them). "index API" rows use the internal
-// zero-allocation iteration (firstIndex/nextIndex/valueAt) the notifier core uses.
+// zero-allocation iteration (firstIndex/nextIndex/valueAt) the notifier core uses. Under each table,
+// a "floor" line: what one binary search over the sorted starts costs, beside the time 10x the
+// fastest peer's stab rate leaves for a whole stab (see docs/architecture.md).
 // Each workload is measured in ROUNDS rounds and the best round counts: the machine may be shared,
 // and other processes only ever slow a round down. Whole-tree workloads that take seconds per call
 // (peers' builds at 10^6) run once.
@@ -569,6 +571,39 @@ function runIsolated(index: number, n: number, seed: number): Result {
   };
 }
 
+/**
+ * The floor under any comparison-based stab: one branch-free binary search for each query point over
+ * the n sorted starts in one Float64Array (no tree, no overlap test, no results). Returns ns/query.
+ */
+async function searchFloor(d: Data): Promise<number> {
+  const keys = Float64Array.from(d.starts).sort();
+  const n = keys.length;
+  let sink = 0;
+  let cursor = 0;
+  const call = () => {
+    const q = d.stabs;
+    for (let k = 0; k < QUERY_BATCH; k++) {
+      const x = q[(cursor + k) & (QUERY_POOL - 1)]!;
+      let base = 0;
+      let len = n;
+      while (len > 1) {
+        const half = len >>> 1;
+        base += half * +(keys[base + half - 1]! < x);
+        len -= half;
+      }
+      sink += base;
+    }
+    cursor = (cursor + QUERY_BATCH) & (QUERY_POOL - 1);
+  };
+  let best = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < ROUNDS; r++) {
+    const m = await measure("binary search floor", call, { opsPerCall: QUERY_BATCH, time: TIME });
+    best = Math.min(best, m.nsPerOp);
+  }
+  if (sink < 0) throw new Error("unreachable");
+  return best;
+}
+
 function parseSizes(text: string): number[] {
   return text.split(",").map((t) => {
     const n = Number(t.trim());
@@ -693,6 +728,12 @@ export async function main(args: string[]): Promise<void> {
         `range avg ${rangeAvg.toFixed(1)}; peers' (cells) repeat their query numbers`,
       columns,
       rows,
+    );
+    const floor = await searchFloor(generate(n, seed));
+    const bestStab = Math.max(...results.slice(PEERS).map((r) => r.opsPerSec.get("stab")!));
+    console.log(
+      `floor: one branch-free binary search over the ${fmt(n)} sorted starts takes ${fmt(floor, 1)} ns ` +
+        `per query; 10x the fastest peer's stab leaves ${fmt(1e9 / bestStab / 10, 1)} ns for a whole stab.`,
     );
   }
   printTable(
