@@ -11,8 +11,9 @@
 // seq: typed; value: a plain array), so everything a query returns is in the leaves it walks. There
 // is no per-entry table: a handle finds its entry by the cursor it remembers, else by (start, seq).
 // Inner nodes hold up to INNER_CAP children with, per child, the least start and the seq of the entry
-// holding it, the greatest last (the kernel's subtree-last) and the prefix maximum of those. All nodes live in pools; a leaf's entries are at
-// [leaf * LEAF_CAP, leaf * LEAF_CAP + count), and that flat index is the cursor of the internal API.
+// holding it, the greatest last (the kernel's subtree-last) and the prefix maximum of those. All nodes
+// live in pools; a leaf's entries are at [leaf * LEAF_CAP, leaf * LEAF_CAP + count), and that flat
+// index is the cursor of the internal API.
 //
 // The augmentations: subtree-last prunes subtrees that end before a query, as in the kernel, and in
 // an inner node the prefix maximum, which never decreases along the node, finds the first child
@@ -23,7 +24,7 @@
 import { MmunError } from "./errno.js";
 
 const NIL = -1;
-/** Cursors at and below a handle's hint that locate() tries before searching the leaf. */
+/** Cursors locate() tries before searching the leaf: a handle's hint and the PROBES - 1 below it. */
 const PROBES = 4;
 // 32-entry leaves beat 64 on insert and remove (half the entries to shift) and tie on queries at
 // 10^4..10^6 intervals (`npm run bench -- itree`); inner nodes stay at 64 to keep the tree shallow.
