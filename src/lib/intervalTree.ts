@@ -39,6 +39,8 @@ const INNER_MIN = INNER_CAP / 4;
 const INNER_MERGE = (INNER_CAP * 3) / 4;
 /** Leaves allocated up front (an empty tree takes about 4 KB of pools; they grow on demand). */
 const INITIAL_LEAVES = 2;
+/** Seqs below this are small integers (V8 Smis) even with pointer compression. */
+const SMALL_SEQ = 2 ** 30;
 /** Cursors are flat leaf indices and must stay int32. */
 const MAX_LEAVES = 2 ** 31 / LEAF_CAP;
 
@@ -83,6 +85,18 @@ export class IntervalTreeNode<T> {
   sameAs(other: IntervalTreeNode<T>): boolean {
     return other.tree === this.tree && other.seq === this.seq;
   }
+}
+
+/**
+ * Marks handles, on their prototype: `isHandle` is a property load that optimized code inlines, where
+ * `instanceof` on the module's class binding stayed a builtin call costing as much as the rest of
+ * remove()'s own work (measured with perf).
+ */
+const BRAND = Symbol("IntervalTreeNode");
+(IntervalTreeNode.prototype as unknown as Record<symbol, boolean>)[BRAND] = true;
+
+function isHandle(x: unknown): x is IntervalTreeNode<unknown> {
+  return x != null && (x as Record<symbol, unknown>)[BRAND] === true;
 }
 
 function show(v: unknown): string {
@@ -408,7 +422,18 @@ export class IntervalTree<T> {
 
   /** @internal A handle on the entry at live cursor `i`. */
   nodeAt(i: number): IntervalTreeNode<T> {
-    return new IntervalTreeNode(this, this.lSeq[i]!, this.lStart[i]!, this.lLast[i]!, this.lVal[i] as T, i);
+    // A seq read from the Float64Array is a double; passed as is, V8 gives the handle's field the double
+    // representation and boxes every seq in a heap number of its own: one more allocation per handle.
+    // Below 2^30 (a small integer in every V8 configuration) it is passed as an int.
+    const seq = this.lSeq[i]!;
+    return new IntervalTreeNode(
+      this,
+      seq < SMALL_SEQ ? seq | 0 : seq,
+      this.lStart[i]!,
+      this.lLast[i]!,
+      this.lVal[i] as T,
+      i,
+    );
   }
 
   /** @internal Cursor of the in-order successor of live cursor `i`, or -1. */
@@ -432,7 +457,7 @@ export class IntervalTree<T> {
   // Cursor of the entry `node` designates if it is stored in this tree now (same tree, and an entry
   // with its seq: seqs are never reused), else NIL.
   private locate(node: IntervalTreeNode<T>): number {
-    if (!(node instanceof IntervalTreeNode) || node.tree !== this) return NIL;
+    if (!isHandle(node) || node.tree !== this) return NIL;
     const seq = node.seq;
     const hint = node.hint;
     // Where the handle was made, if the entry is still in that leaf. Only live cursors count: past

@@ -464,7 +464,7 @@ describe("IntervalTree argument errors", () => {
     const before = snapshot(tree);
     const h = handles[0]!;
     const forged = { start: h.start, last: h.last, value: h.value, seq: h.seq, hint: h.hint, tree };
-    for (const x of [undefined, null, 3, {}, forged]) {
+    for (const x of [undefined, null, 3, "handle", {}, forged, [h]]) {
       expectEinval(() => tree.remove(x as unknown as IntervalTreeNode<number>));
     }
     expect(snapshot(tree)).toEqual(before);
@@ -546,6 +546,28 @@ describe("IntervalTree argument errors", () => {
     const stale = live.filter((x) => big.indexOf(x) !== x.hint).length;
     expect(stale).toBeGreaterThan(0);
     for (const x of live) expect(big.valueAt(big.indexOf(x))).toBe(x.value);
+  });
+
+  it("keeps node identity exact for seqs past 2^30 and 2^31 (handles from insert and iteration)", () => {
+    // Handles carry seqs below 2^30 as small integers and larger ones as doubles: both must keep
+    // identifying their node, and a seq past int32 must not wrap onto another.
+    for (const base of [2 ** 30 - 3, 2 ** 31 - 3, 2 ** 32 - 3, 2 ** 53 - 40]) {
+      const tree = new IntervalTree<number>();
+      (tree as unknown as { nextSeq: number }).nextSeq = base;
+      const made = Array.from({ length: 6 }, (_, i) => tree.insert(10, 20 + i, i));
+      expect(made.map((h) => h.seq)).toEqual([0, 1, 2, 3, 4, 5].map((i) => base + i));
+      const walked = [...tree];
+      expect(walked.map((h) => h.seq)).toEqual(made.map((h) => h.seq));
+      expect(walked.every((h, i) => h.sameAs(made[i]!))).toBe(true);
+      // Remove through iteration handles and insert handles alternately; a dead one is refused.
+      tree.remove(walked[4]!);
+      tree.remove(made[1]!);
+      expectEinval(() => tree.remove(made[4]!), "not in this tree");
+      expectEinval(() => tree.iterNext(walked[1]!, 0, 100), "not in this tree");
+      expect([...tree].map((h) => h.value)).toEqual([0, 2, 3, 5]);
+      expect(tree.iterNext(walked[3]!, 0, 100)?.value).toBe(5);
+      checkIntervalTree(tree);
+    }
   });
 
   it("keeps a removed handle readable", () => {
