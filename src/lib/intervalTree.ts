@@ -41,6 +41,8 @@ const INNER_MERGE = (INNER_CAP * 3) / 4;
 const INITIAL_LEAVES = 2;
 /** Seqs below this are small integers (V8 Smis) even with pointer compression. */
 const SMALL_SEQ = 2 ** 30;
+/** Leaf capacity below which the pools are never compacted (64 leaves hold up to 2048 entries). */
+const SHRINK_FLOOR = 64;
 /** Cursors are flat leaf indices and must stay int32. */
 const MAX_LEAVES = 2 ** 31 / LEAF_CAP;
 
@@ -294,6 +296,14 @@ export class IntervalTree<T> {
     if (at === NIL) {
       throw new MmunError("EINVAL", `IntervalTree.remove: ${describeNode(node)} is not in this tree`);
     }
+    this.eraseAt(at);
+    // Pools hand memory back once three quarters of their leaves are unused (amortized O(1): the
+    // tree must shrink by a factor of about 2.7 between two compactions).
+    const cap = this.lCount.length;
+    if (cap >= SHRINK_FLOOR && (this.leafUsed - this.leafFree.length) * 4 <= cap) this.compact();
+  }
+
+  private eraseAt(at: number): void {
     const leaf = at >> LEAF_BITS;
     const gone = this.lLast[at]!;
     const front = at === leaf * LEAF_CAP;
@@ -580,6 +590,109 @@ export class IntervalTree<T> {
     this.iCount[n] = 0;
     this.iParent[n] = NIL;
     this.innerFree.push(n);
+  }
+
+  /**
+   * Moves every node into fresh pools sized for the nodes in use (half again as many, for room), leaves
+   * numbered in key order, inner nodes breadth first. O(n). Shapes and keys do not change, cursors do:
+   * handle hints go stale and handles fall back to the search by (start, seq).
+   */
+  private compact(): void {
+    const oldLeafCount = this.lCount;
+    const liveLeaves = this.leafUsed - this.leafFree.length;
+    const liveInner = this.innerUsed - this.innerFree.length;
+    const leafCap = Math.max(INITIAL_LEAVES, liveLeaves + (liveLeaves >> 1) + 1);
+    const innerCap = Math.max(1, liveInner + (liveInner >> 1) + 1);
+    // New numbers: leaves along the next-leaf chain (leaf 0 stays first), inner nodes breadth first.
+    const leafMap = new Int32Array(this.leafUsed).fill(NIL);
+    let k = 0;
+    for (let n = 0; n !== NIL; n = this.lNext[n]!) leafMap[n] = k++;
+    const innerMap = new Int32Array(this.innerUsed).fill(NIL);
+    const order: number[] = [];
+    if (this.height > 0) {
+      order.push(this.root);
+      for (let q = 0; q < order.length; q++) {
+        const n = order[q]!;
+        innerMap[n] = q;
+        if (this.iHeight[n]! > 1) {
+          for (let c = n * INNER_CAP, end = c + this.iCount[n]!; c < end; c++) order.push(this.iChild[c]!);
+        }
+      }
+    }
+    if (k !== liveLeaves || order.length !== liveInner) {
+      throw new Error(`IntervalTree.compact: ${k} leaves and ${order.length} inner nodes linked`);
+    }
+    const lStart = new Float64Array(leafCap * LEAF_CAP);
+    const lLast = new Float64Array(leafCap * LEAF_CAP);
+    const lSeq = new Float64Array(leafCap * LEAF_CAP);
+    const lVal: (T | undefined)[] = [];
+    const lCount = new Int32Array(leafCap);
+    const lParent = new Int32Array(leafCap).fill(NIL);
+    const lPos = new Int32Array(leafCap);
+    const lNext = new Int32Array(leafCap).fill(NIL);
+    for (let n = 0, m = 0; n !== NIL; n = this.lNext[n]!, m++) {
+      const from = n * LEAF_CAP;
+      const to = m * LEAF_CAP;
+      const cnt = oldLeafCount[n]!;
+      lStart.set(this.lStart.subarray(from, from + cnt), to);
+      lLast.set(this.lLast.subarray(from, from + cnt), to);
+      lSeq.set(this.lSeq.subarray(from, from + cnt), to);
+      for (let j = 0; j < cnt; j++) lVal[to + j] = this.lVal[from + j];
+      lCount[m] = cnt;
+      const p = this.lParent[n]!;
+      lParent[m] = p === NIL ? NIL : innerMap[p]!;
+      lPos[m] = this.lPos[n]!;
+      const next = this.lNext[n]!;
+      lNext[m] = next === NIL ? NIL : leafMap[next]!;
+    }
+    const iMin = new Float64Array(innerCap * INNER_CAP);
+    const iMinSeq = new Float64Array(innerCap * INNER_CAP);
+    const iMax = new Float64Array(innerCap * INNER_CAP);
+    const iPm = new Float64Array(innerCap * INNER_CAP);
+    const iChild = new Int32Array(innerCap * INNER_CAP);
+    const iCount = new Int32Array(innerCap);
+    const iParent = new Int32Array(innerCap).fill(NIL);
+    const iPos = new Int32Array(innerCap);
+    const iHeight = new Int32Array(innerCap);
+    for (let m = 0; m < order.length; m++) {
+      const n = order[m]!;
+      const from = n * INNER_CAP;
+      const to = m * INNER_CAP;
+      const cnt = this.iCount[n]!;
+      iMin.set(this.iMin.subarray(from, from + cnt), to);
+      iMinSeq.set(this.iMinSeq.subarray(from, from + cnt), to);
+      iMax.set(this.iMax.subarray(from, from + cnt), to);
+      iPm.set(this.iPm.subarray(from, from + cnt), to);
+      const map = this.iHeight[n] === 1 ? leafMap : innerMap;
+      for (let c = 0; c < cnt; c++) iChild[to + c] = map[this.iChild[from + c]!]!;
+      iCount[m] = cnt;
+      const p = this.iParent[n]!;
+      iParent[m] = p === NIL ? NIL : innerMap[p]!;
+      iPos[m] = this.iPos[n]!;
+      iHeight[m] = this.iHeight[n]!;
+    }
+    this.root = this.height === 0 ? leafMap[this.root]! : innerMap[this.root]!;
+    this.lStart = lStart;
+    this.lLast = lLast;
+    this.lSeq = lSeq;
+    this.lVal = lVal;
+    this.lCount = lCount;
+    this.lParent = lParent;
+    this.lPos = lPos;
+    this.lNext = lNext;
+    this.leafUsed = liveLeaves;
+    this.leafFree = [];
+    this.iMin = iMin;
+    this.iMinSeq = iMinSeq;
+    this.iMax = iMax;
+    this.iPm = iPm;
+    this.iChild = iChild;
+    this.iCount = iCount;
+    this.iParent = iParent;
+    this.iPos = iPos;
+    this.iHeight = iHeight;
+    this.innerUsed = liveInner;
+    this.innerFree = [];
   }
 
   // ---- augmentation upkeep ----
@@ -1049,11 +1162,16 @@ export function intervalTreeShape<T>(tree: IntervalTree<T>): {
   height: number;
   leaves: number;
   innerNodes: number;
+  /** Leaves the pools have room for (they grow on demand and shrink once 3/4 are unused). */
+  leafCapacity: number;
+  innerCapacity: number;
 } {
   return {
     height: tree["height"],
     leaves: tree["leafUsed"] - tree["leafFree"].length,
     innerNodes: tree["innerUsed"] - tree["innerFree"].length,
+    leafCapacity: tree["lCount"].length,
+    innerCapacity: tree["iCount"].length,
   };
 }
 

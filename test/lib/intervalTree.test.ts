@@ -358,6 +358,100 @@ describe("IntervalTree on adversarial shapes", () => {
   });
 });
 
+/** Asserts that `fn` throws MmunError EINVAL whose message names every string in `named`. */
+function expectEinval(fn: () => unknown, ...named: string[]): void {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(MmunError);
+  expect((err as MmunError).code).toBe("EINVAL");
+  for (const s of named) expect((err as MmunError).message).toContain(s);
+}
+
+describe("IntervalTree pools", () => {
+  const SHRINK_FLOOR = 64;
+
+  for (const ks of [SPACES[0]!, SPACES[3]!]) {
+    it(`hand memory back as the tree shrinks, and every handle made before keeps working, ${ks.name} (seed 31)`, () => {
+      const rng = new Rng(31);
+      const tree = new IntervalTree<number>();
+      const model = new Model();
+      const n = 12_000;
+      for (let i = 0; i < n; i++) {
+        const [s, l] = randomInterval(rng, ks);
+        model.add(s, l, i, tree.insert(s, l, i));
+      }
+      const grown = intervalTreeShape(tree);
+      expect(grown.leafCapacity).toBeGreaterThanOrEqual(n / INTERVAL_TREE_LAYOUT.leafCap);
+      let compactions = 0;
+      let prevCap = grown.leafCapacity;
+      // Down to 10 entries in random order; every removal is through a handle made at insert time.
+      while (model.entries.length > 10) {
+        const k = rng.int(model.entries.length);
+        tree.remove(model.entries[k]!.handle);
+        model.removeAt(k);
+        const shape = intervalTreeShape(tree);
+        if (shape.leafCapacity < prevCap) {
+          compactions++;
+          checkIntervalTree(tree);
+          // Right after a compaction: handles from before (stale hints) still find their nodes.
+          const probe = model.entries[rng.int(model.entries.length)]!;
+          const [qs, ql] = randomInterval(rng, ks);
+          compare(tree, model, qs, ql);
+          expect(tree.iterNext(probe.handle, 0, MAX)?.value).toBe(
+            model.sorted()[model.sorted().findIndex((e) => e.handle === probe.handle) + 1]?.value,
+          );
+        }
+        prevCap = shape.leafCapacity;
+        // Never more than 4 leaves of room per leaf in use, once past the floor.
+        if (shape.leafCapacity >= SHRINK_FLOOR && shape.leaves * 4 <= shape.leafCapacity) {
+          expect.fail(`${shape.leaves} leaves in use in room for ${shape.leafCapacity}`);
+        }
+        if (model.entries.length % 997 === 0) {
+          checkIntervalTree(tree);
+          const [qs, ql] = randomInterval(rng, ks);
+          compare(tree, model, qs, ql);
+        }
+      }
+      expect(compactions).toBeGreaterThanOrEqual(2);
+      const small = intervalTreeShape(tree);
+      expect(small.leafCapacity).toBeLessThan(SHRINK_FLOOR);
+      expect(small.innerCapacity).toBeLessThanOrEqual(2);
+      // And it grows again from there.
+      for (let i = 0; i < 5000; i++) {
+        const [s, l] = randomInterval(rng, ks);
+        model.add(s, l, n + i, tree.insert(s, l, n + i));
+      }
+      checkIntervalTree(tree);
+      for (let q = 0; q < 20; q++) {
+        const [qs, ql] = randomInterval(rng, ks);
+        compare(tree, model, qs, ql);
+      }
+      for (const e of model.entries) tree.remove(e.handle);
+      expect(tree.size).toBe(0);
+      expect(intervalTreeShape(tree).leafCapacity).toBeLessThan(SHRINK_FLOOR);
+      checkIntervalTree(tree);
+    });
+  }
+
+  it("refuses dead handles after a compaction moved live nodes onto their cursors", () => {
+    const tree = new IntervalTree<number>();
+    const hs = Array.from({ length: 4096 }, (_, i) => tree.insert(i, i, i));
+    const dead = hs.slice(100);
+    for (const h of dead) tree.remove(h);
+    expect(intervalTreeShape(tree).leafCapacity).toBeLessThan(SHRINK_FLOOR);
+    for (const h of dead.filter((_, i) => i % 37 === 0))
+      expectEinval(() => tree.remove(h), "not in this tree");
+    expect(values(tree)).toEqual(hs.slice(0, 100).map((h) => h.value));
+    for (const h of hs.slice(0, 100)) tree.remove(h);
+    expect(tree.size).toBe(0);
+    checkIntervalTree(tree);
+  });
+});
+
 /** A snapshot of everything observable, to prove a failed call changed nothing. */
 function snapshot(tree: IntervalTree<number>) {
   return { size: tree.size, all: [...tree].map((n) => [n.start, n.last, n.value]) };
@@ -380,18 +474,6 @@ describe("IntervalTree argument errors", () => {
     ["undefined", undefined, 4],
     ["-0 and NaN", -0, Number.NaN],
   ];
-
-  function expectEinval(fn: () => unknown, ...named: string[]): void {
-    let err: unknown;
-    try {
-      fn();
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(MmunError);
-    expect((err as MmunError).code).toBe("EINVAL");
-    for (const s of named) expect((err as MmunError).message).toContain(s);
-  }
 
   function populated() {
     const rng = new Rng(20);
