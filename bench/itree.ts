@@ -586,17 +586,34 @@ async function searchFloor(d: Data): Promise<number> {
       const x = q[(cursor + k) & (QUERY_POOL - 1)]!;
       let base = 0;
       let len = n;
-      while (len > 1) {
-        const half = len >>> 1;
-        base += half * +(keys[base + half - 1]! < x);
-        len -= half;
+      if (quarters) {
+        while (len > 3) {
+          const q = len >>> 2;
+          base +=
+            q *
+            (+(keys[base + q - 1]! < x) + +(keys[base + 2 * q - 1]! < x) + +(keys[base + 3 * q - 1]! < x));
+          len -= 3 * q;
+        }
+        while (len > 0 && keys[base]! < x) {
+          base++;
+          len--;
+        }
+      } else {
+        while (len > 1) {
+          const half = len >>> 1;
+          base += half * +(keys[base + half - 1]! < x);
+          len -= half;
+        }
       }
       sink += base;
     }
     cursor = (cursor + QUERY_BATCH) & (QUERY_POOL - 1);
   };
+  // The faster of a 2-way and a 4-way (the tree's own) branch-free search.
+  let quarters = false;
   let best = Number.POSITIVE_INFINITY;
-  for (let r = 0; r < ROUNDS; r++) {
+  for (let r = 0; r < 2 * ROUNDS; r++) {
+    quarters = r % 2 === 1;
     const m = await measure("binary search floor", call, { opsPerCall: QUERY_BATCH, time: TIME });
     best = Math.min(best, m.nsPerOp);
   }
@@ -732,7 +749,7 @@ export async function main(args: string[]): Promise<void> {
     const floor = await searchFloor(generate(n, seed));
     const bestStab = Math.max(...results.slice(PEERS).map((r) => r.opsPerSec.get("stab")!));
     console.log(
-      `floor: one branch-free binary search over the ${fmt(n)} sorted starts takes ${fmt(floor, 1)} ns ` +
+      `floor: one branch-free search over the ${fmt(n)} sorted starts takes ${fmt(floor, 1)} ns ` +
         `per query; 10x the fastest peer's stab leaves ${fmt(1e9 / bestStab / 10, 1)} ns for a whole stab.`,
     );
   }
