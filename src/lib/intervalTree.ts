@@ -13,11 +13,12 @@
 // Inner nodes hold up to INNER_CAP children with, per child, the least start and the seq of the entry
 // holding it, the greatest last (the kernel's subtree-last) and the prefix maximum of those. All nodes
 // live in pools; a leaf's entries are at [leaf * LEAF_CAP, leaf * LEAF_CAP + count), and that flat
-// index is the cursor of the internal API.
+// index is the cursor of the internal API. Pools grow on demand and are compacted into smaller ones
+// once three quarters of the leaf pool is unused.
 //
 // The augmentations: subtree-last prunes subtrees that end before a query, as in the kernel, and in
 // an inner node the prefix maximum, which never decreases along the node, finds the first child
-// ending at or after a point by a branch-free binary search. Inside a leaf a forward scan does the
+// ending at or after a point by a branch-free search (in quarters). Inside a leaf a forward scan does the
 // same job as fast. Non-root nodes stay at least a quarter full (borrow or merge on removal); leaf 0
 // is created first, is never freed, and is always the leftmost leaf.
 
