@@ -651,8 +651,7 @@ export class IntervalTree<T> {
       const p = this.lParent[n]!;
       lParent[m] = p === NIL ? NIL : innerMap[p]!;
       lPos[m] = this.lPos[n]!;
-      const next = this.lNext[n]!;
-      lNext[m] = next === NIL ? NIL : leafMap[next]!;
+      lNext[m] = this.lNext[n] === NIL ? NIL : m + 1; // leaves are renumbered along this chain
     }
     const iMin = new Float64Array(innerCap * INNER_CAP);
     const iMinSeq = new Float64Array(innerCap * INNER_CAP);
