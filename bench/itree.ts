@@ -13,8 +13,11 @@
 //   remove   removal of a random half of the intervals, by handle (ours) or by key + value (peers)
 //   mixed    50% range queries, 25% inserts, 25% removes on a tree of N (each batch restores the set)
 // plus bytes per stored interval: heap + ArrayBuffer growth after gc; values are small integers and
-// our insert handles are dropped (the tree does not keep them). "index API" rows use the internal
-// zero-allocation iteration (firstIndex/nextIndex/valueAt) the notifier core uses. Under each table,
+// our insert handles are dropped (the tree does not keep them). A query returns the values of the
+// intervals it finds, as the peers' search() does: ours through search(). Two more rows per query
+// workload measure our other ways to ask: "handles" through overlapping(), which yields a handle per
+// result (an object that can remove the node; more work than the peers do), and "index API" through
+// the internal zero-allocation iteration (firstIndex/nextIndex/valueAt) the notifier core uses. Under each table,
 // a "floor" line: what one binary search over the sorted starts costs, beside the time 10x the
 // fastest peer's stab rate leaves for a whole stab (see docs/architecture.md).
 // Each workload is measured in ROUNDS rounds and the best round counts: the machine may be shared,
@@ -145,9 +148,12 @@ interface Subject<Tree> {
   removeHalf(tree: Tree, d: Data): void;
   /** Runs mixed batch `batch` (0 <= batch < MIXED_BATCHES) and returns its query results. */
   mixed(tree: Tree, d: Data, batch: number): number;
-  /** Extra query variants (ours: the internal zero-allocation index API). */
+  /** Extra query variants (ours: handles through overlapping(), the internal zero-allocation index API). */
+  stabHandles?(tree: Tree, d: Data, from: number, count: number): number;
+  rangeHandles?(tree: Tree, d: Data, from: number, count: number): number;
   stabIndex?(tree: Tree, d: Data, from: number, count: number): number;
   rangeIndex?(tree: Tree, d: Data, from: number, count: number): number;
+  mixedHandles?(tree: Tree, d: Data, batch: number): number;
 }
 
 function ours(): Subject<IntervalTree<number>> {
@@ -170,11 +176,29 @@ function ours(): Subject<IntervalTree<number>> {
       const q = d.stabs;
       for (let k = 0; k < count; k++) {
         const p = q[(from + k) & (QUERY_POOL - 1)]!;
-        for (const node of t.overlapping(p, p)) c += node.value >= 0 ? 1 : 0;
+        c += t.search(p, p).length;
       }
       return c;
     },
     range(t, d, from, count) {
+      let c = 0;
+      const { rangeLo, rangeHi } = d;
+      for (let k = 0; k < count; k++) {
+        const j = (from + k) & (QUERY_POOL - 1);
+        c += t.search(rangeLo[j]!, rangeHi[j]!).length;
+      }
+      return c;
+    },
+    stabHandles(t, d, from, count) {
+      let c = 0;
+      const q = d.stabs;
+      for (let k = 0; k < count; k++) {
+        const p = q[(from + k) & (QUERY_POOL - 1)]!;
+        for (const node of t.overlapping(p, p)) c += node.value >= 0 ? 1 : 0;
+      }
+      return c;
+    },
+    rangeHandles(t, d, from, count) {
       let c = 0;
       const { rangeLo, rangeHi } = d;
       for (let k = 0; k < count; k++) {
@@ -209,6 +233,22 @@ function ours(): Subject<IntervalTree<number>> {
       for (let k = 0; k < r.length; k++) t.remove(handles[r[k]!]!);
     },
     mixed(t, d, batch) {
+      let c = 0;
+      const { mixedKind, mixedArg, rangeLo, rangeHi, starts, lasts } = d;
+      for (let k = batch * MIXED_OPS, end = k + MIXED_OPS; k < end; k++) {
+        const arg = mixedArg[k]!;
+        const kind = mixedKind[k];
+        if (kind === 0) {
+          c += t.search(rangeLo[arg]!, rangeHi[arg]!).length;
+        } else if (kind === 1) {
+          t.remove(handles[arg]!);
+        } else {
+          handles[arg] = t.insert(starts[arg]!, lasts[arg]!, arg);
+        }
+      }
+      return c;
+    },
+    mixedHandles(t, d, batch) {
       let c = 0;
       const { mixedKind, mixedArg, rangeLo, rangeHi, starts, lasts } = d;
       for (let k = batch * MIXED_OPS, end = k + MIXED_OPS; k < end; k++) {
@@ -396,16 +436,34 @@ function nit(): Subject<NitTree> {
   };
 }
 
-type Workload = "build" | "stab" | "stab, index API" | "range" | "range, index API" | "remove" | "mixed";
+type Workload =
+  | "build"
+  | "stab"
+  | "stab, handles"
+  | "stab, index API"
+  | "range"
+  | "range, handles"
+  | "range, index API"
+  | "remove"
+  | "mixed"
+  | "mixed, handles";
 const WORKLOADS: Workload[] = [
   "build",
   "stab",
+  "stab, handles",
   "stab, index API",
   "range",
+  "range, handles",
   "range, index API",
   "remove",
   "mixed",
+  "mixed, handles",
 ];
+
+/** The workload a variant row measures (its peers' figures are that workload's). */
+function baseWorkload(w: Workload): Workload {
+  return w.split(",")[0] as Workload;
+}
 
 interface Result {
   opsPerSec: Map<Workload, number>;
@@ -460,14 +518,19 @@ async function runSubject<Tree>(s: Subject<Tree>, d: Data): Promise<Result> {
     ["stab", s.stab],
     ["range", s.range],
   ];
-  if (s.stabIndex && s.rangeIndex) {
-    if (s.stabIndex(tree, d, 0, CHECK_QUERIES) !== checks.get("stab results")) {
-      throw new Error(`${s.name}: index API stab results differ from overlapping()`);
+  const variants: [Workload, ((t: Tree, d: Data, from: number, count: number) => number) | undefined][] = [
+    ["stab, handles", s.stabHandles],
+    ["stab, index API", s.stabIndex],
+    ["range, handles", s.rangeHandles],
+    ["range, index API", s.rangeIndex],
+  ];
+  for (const [w, fn] of variants) {
+    if (!fn) continue;
+    const base = baseWorkload(w);
+    if (fn(tree, d, 0, CHECK_QUERIES) !== checks.get(`${base} results`)) {
+      throw new Error(`${s.name}: ${w} results differ from ${base}`);
     }
-    if (s.rangeIndex(tree, d, 0, CHECK_QUERIES) !== checks.get("range results")) {
-      throw new Error(`${s.name}: index API range results differ from overlapping()`);
-    }
-    queries.push(["stab, index API", s.stabIndex], ["range, index API", s.rangeIndex]);
+    queries.push([w, fn]);
   }
 
   // Mixed: every batch removes intervals and puts them back, so the tree keeps n intervals.
@@ -492,12 +555,19 @@ async function runSubject<Tree>(s: Subject<Tree>, d: Data): Promise<Result> {
       };
       record(w, await measure(`${s.name} ${w}`, call, { opsPerCall: QUERY_BATCH, time: TIME }));
     }
-    const mixed = () => {
-      if (s.mixed(tree, d, batch) !== mixedChecks[batch])
-        throw new Error(`${s.name}: mixed batch ${batch} changed`);
-      batch = (batch + 1) % MIXED_BATCHES;
-    };
-    record("mixed", await measure(`${s.name} mixed`, mixed, { opsPerCall: MIXED_OPS, ...options(mixedMs) }));
+    const mixedKinds: [Workload, ((t: Tree, d: Data, batch: number) => number) | undefined][] = [
+      ["mixed", s.mixed],
+      ["mixed, handles", s.mixedHandles],
+    ];
+    for (const [w, fn] of mixedKinds) {
+      if (!fn) continue;
+      const mixed = () => {
+        if (fn(tree, d, batch) !== mixedChecks[batch])
+          throw new Error(`${s.name}: ${w} batch ${batch} changed`);
+        batch = (batch + 1) % MIXED_BATCHES;
+      };
+      record(w, await measure(`${s.name} ${w}`, mixed, { opsPerCall: MIXED_OPS, ...options(mixedMs) }));
+    }
   }
   checks.set("size after mixed", s.size(tree));
 
@@ -714,7 +784,7 @@ export async function main(args: string[]): Promise<void> {
     ];
     const rows: string[][] = [];
     for (const w of WORKLOADS) {
-      const peerW: Workload = w === "stab, index API" ? "stab" : w === "range, index API" ? "range" : w;
+      const peerW = baseWorkload(w);
       const mine = results[0]!.opsPerSec.get(w)!;
       const rb = results[1]!.opsPerSec.get(peerW)!;
       const peers = results.slice(PEERS).map((r) => r.opsPerSec.get(peerW)!);

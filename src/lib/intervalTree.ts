@@ -361,6 +361,21 @@ export class IntervalTree<T> {
     return new OverlapIterator(this, start, last, this.version);
   }
 
+  /**
+   * The values of the intervals intersecting `[start, last]`, in tree order, in a new array. Throws
+   * EINVAL for an invalid query. Like overlapping() it is O(log n + k), but it makes no handle and no
+   * iterator: the query of other JS interval trees, for callers that need the values only.
+   */
+  search(start: number, last: number): T[] {
+    checkInterval("IntervalTree.search", start, last);
+    const out: T[] = [];
+    const lVal = this.lVal;
+    for (let i = this.firstIndexOf(start, last); i !== NIL; i = this.nextIndex(i, start, last)) {
+      out.push(lVal[i] as T);
+    }
+    return out;
+  }
+
   /** The first node in order (smallest start, earliest inserted), or undefined; O(1). */
   first(): IntervalTreeNode<T> | undefined {
     return this.lCount[0] === 0 ? undefined : this.nodeAt(0);

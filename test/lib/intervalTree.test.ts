@@ -74,7 +74,7 @@ function same<V>(got: V[], want: V[]): void {
   if (got.length !== want.length || got.some((g, i) => g !== want[i])) expect(got).toEqual(want);
 }
 
-/** Everything observable must match the model: size, first, full order, and one query three ways. */
+/** Everything observable must match the model: size, first, full order, and one query four ways. */
 function compare(tree: IntervalTree<number>, model: Model, qs: number, ql: number): void {
   const sorted = model.sorted();
   if (tree.size !== sorted.length) expect(tree.size).toBe(sorted.length);
@@ -87,6 +87,7 @@ function compare(tree: IntervalTree<number>, model: Model, qs: number, ql: numbe
   same(values(tree.overlapping(qs, ql)), want);
   same(walk(tree, qs, ql), want);
   same(walkIndex(tree, qs, ql), want);
+  same(tree.search(qs, ql), want);
 }
 
 interface KeySpace {
@@ -504,6 +505,7 @@ describe("IntervalTree argument errors", () => {
       expectEinval(() => tree.insert(S, L, 99), ...shown);
       expectEinval(() => tree.iterFirst(S, L), ...shown);
       expectEinval(() => tree.overlapping(S, L), ...shown);
+      expectEinval(() => tree.search(S, L), ...shown);
       expectEinval(() => tree.iterNext(tree.first()!, S, L), ...shown);
       expectEinval(() => tree.firstIndex(S, L), ...shown);
       expect(snapshot(tree)).toEqual(before);
@@ -726,6 +728,23 @@ describe("IntervalTree iteration and modification", () => {
     expect(() => tree.remove(handles[2]!)).toThrow(MmunError);
   });
 
+  it("returns search() results as a new array of values in tree order, which later changes leave alone", () => {
+    const { tree, handles } = small();
+    tree.insert(6, 6, 100); // equal start after the stored one: after it in order
+    const got = tree.search(6, 8);
+    expect(got).toEqual([1, 2, 3, 4, 5, 6, 100, 7, 8]);
+    expect(tree.search(6, 8)).not.toBe(got);
+    tree.remove(handles[3]!);
+    got.length = 0;
+    expect(tree.search(6, 8)).toEqual([1, 2, 4, 5, 6, 100, 7, 8]);
+    expect(tree.search(26, 30)).toEqual([]);
+    expect(new IntervalTree<number>().search(0, MAX)).toEqual([]);
+    const strings = new IntervalTree<string | undefined>();
+    strings.insert(1, 2, undefined);
+    strings.insert(2, 3, "b");
+    expect(strings.search(2, 2)).toEqual([undefined, "b"]);
+  });
+
   it("rejects O(1) the queries that cannot match: empty tree, all before, all after", () => {
     const tree = new IntervalTree<number>();
     expect(tree.iterFirst(0, MAX)).toBeUndefined();
@@ -765,6 +784,7 @@ describe("IntervalTree against @flatten-js/interval-tree", () => {
       const a = values(ours.overlapping(lo, hi)).sort((x, y) => x - y);
       const b = [...theirs.search([lo, hi])].sort((x, y) => x - y);
       expect(a).toEqual(b);
+      expect(ours.search(lo, hi).sort((x, y) => x - y)).toEqual(b);
     }
   });
 });
