@@ -139,8 +139,8 @@ export function checkInterval(what: string, start: number, last: number): void {
 // children waits on 3 loads in a row instead of 6. Stabs at 10^4: 157 -> 126 ns; at 10^5: 225 -> 175
 // ns (measured against the 2-way form). At most 3 keys remain for a short scan.
 
-/** First index i in [base, base + n) with a[i] >= x, or base + n. */
-function lowerBound(a: Float64Array, base: number, n: number, x: number): number {
+/** @internal First index i in [base, base + n) with a[i] >= x, or base + n. */
+export function lowerBound(a: Float64Array, base: number, n: number, x: number): number {
   while (n > 3) {
     const q = n >>> 2;
     base += q * (+(a[base + q - 1]! < x) + +(a[base + 2 * q - 1]! < x) + +(a[base + 3 * q - 1]! < x));
@@ -369,11 +369,24 @@ export class IntervalTree<T> {
   search(start: number, last: number): T[] {
     checkInterval("IntervalTree.search", start, last);
     const out: T[] = [];
+    let i = this.firstIndexOf(start, last);
+    if (i === NIL) return out;
+    const lStart = this.lStart;
+    const lLast = this.lLast;
     const lVal = this.lVal;
-    for (let i = this.firstIndexOf(start, last); i !== NIL; i = this.nextIndex(i, start, last)) {
+    const lCount = this.lCount;
+    for (;;) {
       out.push(lVal[i] as T);
+      // The rest of i's leaf in one loop, then nextIndex() climbs from its last entry.
+      const leaf = i >> LEAF_BITS;
+      const end = leaf * LEAF_CAP + lCount[leaf]!;
+      for (let j = i + 1; j < end; j++) {
+        if (lStart[j]! > last) return out;
+        if (lLast[j]! >= start) out.push(lVal[j] as T);
+      }
+      i = this.nextIndex(end - 1, start, last);
+      if (i === NIL) return out;
     }
-    return out;
   }
 
   /** The first node in order (smallest start, earliest inserted), or undefined; O(1). */
