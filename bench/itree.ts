@@ -19,7 +19,7 @@
 // result (an object that can remove the node; more work than the peers do), and "index API" through
 // the internal zero-allocation iteration (firstIndex/nextIndex/valueAt) the notifier core uses. Under each table,
 // two "floor" lines: the same stabs and ranges answered from a static sorted array (no insert, no
-// remove; the least a comparison-based structure can do), beside our search() and the time 10x the
+// remove; about the least a comparison-based structure can do), beside our search() and the time 10x the
 // fastest peer leaves per query (see docs/architecture.md). The closing summary shows the ratio that
 // static array scores against the fastest peer, beside ours.
 // Each workload is measured in ROUNDS rounds and the best round counts: the machine may be shared,
@@ -665,12 +665,12 @@ interface Floor {
 }
 
 /**
- * A floor under any comparison-based interval structure: the same queries answered from a static
- * sorted array that cannot insert or remove. The intervals sit sorted by start in flat arrays with
+ * A floor for comparison-based interval structures: the same queries answered from a static sorted
+ * array that cannot insert or remove. The intervals sit sorted by start in flat arrays with
  * the prefix maximum of their lasts, so the first interval ending at or after a query's start is one
  * branch-free search away, and the results follow it in a short scan. Each query returns its values
- * in a new array, as search() does. A tree pays for being changeable on top of this; where 10x the
- * fastest peer leaves less time than the floor, no comparison-based tree meets it here.
+ * in a new array, as search() does. A tree pays for being changeable on top of this, so where 10x
+ * the fastest peer leaves less time than the floor, a tree cannot be expected to meet it.
  */
 async function staticFloor(d: Data): Promise<Floor> {
   const n = d.n;
@@ -880,7 +880,7 @@ export async function main(args: string[]): Promise<void> {
           `mmun's search() ${fmt(1e9 / results[0]!.opsPerSec.get(w)!, 1)} ns; ` +
           `10x the fastest peer leaves ${fmt(peerNs(w) / 10, 1)} ns.`,
       );
-      // The best ratio a comparison-based structure could show here: the floor's own.
+      // The ratio the static array scores; a tree that can change does more work than it.
       const row = summary.find((r) => r[0] === fmt(n) && r[1] === w);
       if (row) row[4] = fmtRatio(peerNs(w) / floor[w]);
     }
