@@ -280,8 +280,31 @@ function shardFailure(
   return { key, kind: rep.kind, message: rep.message, task: rep.task, step: rep.step, segments };
 }
 
-/** Merges shard outcomes into the result of the whole search (the same as one sequential search). */
+/**
+ * Merges shard outcomes into the result of the whole search (the same as one sequential search) and
+ * hands its totals to `onProgress`, as the last progress report.
+ */
 export async function finalize(
+  scenario: Scenario<unknown, Kernel>,
+  opts: ResolvedOptions,
+  outcomes: readonly ShardOutcome[],
+  shardLabel: string | undefined,
+  createKernel?: ExecutionOptions["createKernel"],
+  onProgress?: (p: ExploreProgress) => void,
+): Promise<ExploreResult> {
+  const result = await merge(scenario, opts, outcomes, shardLabel, createKernel);
+  // The last progress report is the result's totals.
+  if (onProgress !== undefined) {
+    onProgress({
+      executions: result.executions,
+      failures: result.failures.length,
+      points: result.stats.points,
+    });
+  }
+  return result;
+}
+
+async function merge(
   scenario: Scenario<unknown, Kernel>,
   opts: ResolvedOptions,
   outcomes: readonly ShardOutcome[],
@@ -410,15 +433,7 @@ export async function explore(
   if (options.onProgress !== undefined) hooks.onProgress = options.onProgress;
   if (options.createKernel !== undefined) hooks.createKernel = options.createKernel;
   const outcome = await exploreShard(sc, opts, shard, hooks);
-  const result = await finalize(sc, opts, [outcome], options.shard, options.createKernel);
-  if (options.onProgress !== undefined) {
-    options.onProgress({
-      executions: result.executions,
-      failures: result.failures.length,
-      points: result.stats.points,
-    });
-  }
-  return result;
+  return finalize(sc, opts, [outcome], options.shard, options.createKernel, options.onProgress);
 }
 
 /** What `replay` returns: the execution, and whether it reproduced the token's failure. */

@@ -85,13 +85,5 @@ export async function exploreParallel(
   }
   const outcomes = await Promise.all(runs);
   const label = outer.count > 1 ? `${outer.index}/${outer.count}` : undefined;
-  const result = await finalize(scenario, opts, outcomes, label);
-  if (onProgress !== undefined) {
-    onProgress({
-      executions: result.executions,
-      failures: result.failures.length,
-      points: result.stats.points,
-    });
-  }
-  return result;
+  return finalize(scenario, opts, outcomes, label, undefined, onProgress);
 }
