@@ -117,6 +117,23 @@ export function resolveOptions(
   };
 }
 
+/**
+ * Part `i` of `outer` split `n` ways: shard (outer.index + i * outer.count) of (outer.count * n). The
+ * n parts together cover exactly `outer`; worker threads and the browser's in-thread runs both use it.
+ */
+export function subShard(
+  outer: { index: number; count: number },
+  n: number,
+  i: number,
+): { index: number; count: number } {
+  return { index: outer.index + i * outer.count, count: outer.count * n };
+}
+
+/** The label results carry for shard `outer`: "i/n", or none for the whole search. */
+export function shardLabel(outer: { index: number; count: number }): string | undefined {
+  return outer.count > 1 ? `${outer.index}/${outer.count}` : undefined;
+}
+
 /** Parses "i/n" (0 <= i < n). */
 export function parseShard(shard: string | undefined): { index: number; count: number } {
   if (shard === undefined) return { index: 0, count: 1 };
@@ -288,11 +305,11 @@ export async function finalize(
   scenario: Scenario<unknown, Kernel>,
   opts: ResolvedOptions,
   outcomes: readonly ShardOutcome[],
-  shardLabel: string | undefined,
+  label: string | undefined,
   createKernel?: ExecutionOptions["createKernel"],
   onProgress?: (p: ExploreProgress) => void,
 ): Promise<ExploreResult> {
-  const result = await merge(scenario, opts, outcomes, shardLabel, createKernel);
+  const result = await merge(scenario, opts, outcomes, label, createKernel);
   // The last progress report is the result's totals.
   if (onProgress !== undefined) {
     onProgress({
@@ -308,7 +325,7 @@ async function merge(
   scenario: Scenario<unknown, Kernel>,
   opts: ResolvedOptions,
   outcomes: readonly ShardOutcome[],
-  shardLabel: string | undefined,
+  label: string | undefined,
   createKernel?: ExecutionOptions["createKernel"],
 ): Promise<ExploreResult> {
   const rows: { key: number; hash: number; points: number }[] = [];
@@ -364,7 +381,7 @@ async function merge(
     decisions: outcomes.reduce((s, o) => s + o.decisions, 0),
     bounded: outcomes.reduce((s, o) => s + o.bounded, 0),
     workers: opts.workers,
-    shard: shardLabel,
+    shard: label,
   };
   return {
     scenario: scenario.name,

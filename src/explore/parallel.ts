@@ -5,7 +5,14 @@ import { Worker } from "node:worker_threads";
 import { MmunError } from "../lib/errno.js";
 import type { Kernel } from "../mm/kernel.js";
 import type { ExecutionOptions } from "./execution.js";
-import { type ExploreProgress, finalize, type ResolvedOptions, type ShardOutcome } from "./explore.js";
+import {
+  type ExploreProgress,
+  finalize,
+  type ResolvedOptions,
+  type ShardOutcome,
+  shardLabel,
+  subShard,
+} from "./explore.js";
 import type { ExploreResult } from "./result.js";
 import type { Scenario } from "./scenario.js";
 
@@ -52,8 +59,7 @@ export async function exploreParallel(
   const progress: ExploreProgress[] = [];
   const runs: Promise<ShardOutcome>[] = [];
   for (let i = 0; i < n; i++) {
-    // Worker i explores shard (outer.index + i * outer.count) of (outer.count * n).
-    const shard = { index: outer.index + i * outer.count, count: outer.count * n };
+    const shard = subShard(outer, n, i);
     const job: WorkerJob = { module: scenario.module, scenario: scenario.name, opts, shard };
     runs.push(
       new Promise<ShardOutcome>((resolve, reject) => {
@@ -84,6 +90,5 @@ export async function exploreParallel(
     );
   }
   const outcomes = await Promise.all(runs);
-  const label = outer.count > 1 ? `${outer.index}/${outer.count}` : undefined;
-  return finalize(scenario, opts, outcomes, label, undefined, onProgress);
+  return finalize(scenario, opts, outcomes, shardLabel(outer), undefined, onProgress);
 }

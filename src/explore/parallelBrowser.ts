@@ -11,6 +11,8 @@ import {
   finalize,
   type ResolvedOptions,
   type ShardOutcome,
+  shardLabel,
+  subShard,
 } from "./explore.js";
 import type { ExploreResult } from "./result.js";
 import type { Scenario } from "./scenario.js";
@@ -32,7 +34,7 @@ export async function exploreParallel(
   // Progress adds the shards done so far to the running one's.
   const done: ExploreProgress = { executions: 0, failures: 0, points: 0 };
   for (let i = 0; i < n; i++) {
-    const shard = { index: outer.index + i * outer.count, count: outer.count * n };
+    const shard = subShard(outer, n, i);
     const hooks: Parameters<typeof exploreShard>[3] = {};
     if (createKernel !== undefined) hooks.createKernel = createKernel;
     if (onProgress !== undefined) {
@@ -49,6 +51,5 @@ export async function exploreParallel(
     done.failures += outcome.failures.length;
     done.points += outcome.points.reduce((s, p) => s + p, 0);
   }
-  const label = outer.count > 1 ? `${outer.index}/${outer.count}` : undefined;
-  return finalize(scenario, opts, outcomes, label, createKernel, onProgress);
+  return finalize(scenario, opts, outcomes, shardLabel(outer), createKernel, onProgress);
 }

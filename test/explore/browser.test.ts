@@ -49,9 +49,12 @@ async function bundle(plugins: Plugin[]) {
   });
 }
 
-/** The bundle's exports, evaluated in a context with browser globals only. */
+let bundled: ReturnType<typeof bundle> | undefined;
+
+/** The bundle's exports (built once per file), evaluated in a fresh context with browser globals only. */
 async function loadInBrowserContext(): Promise<{ m: typeof Mmun; context: vm.Context }> {
-  const out = await bundle([browserMap]);
+  bundled ??= bundle([browserMap]);
+  const out = await bundled;
   const context = vm.createContext({
     console,
     setTimeout,
