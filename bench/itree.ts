@@ -13,8 +13,11 @@
 //   remove   removal of a random half of the intervals, by handle (ours) or by key + value (peers)
 //   mixed    50% range queries, 25% inserts, 25% removes on a tree of N (each batch restores the set)
 // plus bytes per stored interval: heap + ArrayBuffer growth after gc; values are small integers and
-// our insert handles are dropped (the tree does not keep them). A query returns the values of the
-// intervals it finds, as the peers' search() does: ours through search(). Two more rows per query
+// our insert handles are dropped (the tree does not keep them), measured right after the build. The
+// "queried" row adds what a tree keeps once it has answered queries: ours builds its key directory
+// then (4 bytes per bucket, a bucket per interval, counted from its shape, not measured).
+// A query returns the values of the intervals it finds, as the peers' search() does: ours through
+// search(). Two more rows per query
 // workload measure our other ways to ask: "handles" through overlapping(), which yields a handle per
 // result (an object that can remove the node; more work than the peers do), and "index API" through
 // the internal zero-allocation iteration (firstIndex/nextIndex/valueAt) the notifier core uses. Under each table,
@@ -36,7 +39,12 @@ import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import FlattenIntervalTree from "@flatten-js/interval-tree";
 import * as nitModule from "node-interval-tree";
-import { IntervalTree, type IntervalTreeNode, lowerBound } from "../src/lib/intervalTree.js";
+import {
+  IntervalTree,
+  type IntervalTreeNode,
+  intervalTreeShape,
+  lowerBound,
+} from "../src/lib/intervalTree.js";
 import { RbIntervalTree } from "../src/lib/rbIntervalTree.js";
 import { Rng } from "../src/lib/rng.js";
 import { fmt, fmtRatio, gc, type MeasureOptions, measure, printTable, retainedBytes } from "./harness.js";
@@ -156,6 +164,11 @@ interface Subject<Tree> {
   stabIndex?(tree: Tree, d: Data, from: number, count: number): number;
   rangeIndex?(tree: Tree, d: Data, from: number, count: number): number;
   mixedHandles?(tree: Tree, d: Data, batch: number): number;
+  /**
+   * Bytes a tree allocates while answering queries and keeps until it changes (ours: the key
+   * directory), counted from its shape; a peer that keeps nothing leaves this out.
+   */
+  queryBytes?(tree: Tree): number;
 }
 
 function ours(): Subject<IntervalTree<number>> {
@@ -173,6 +186,12 @@ function ours(): Subject<IntervalTree<number>> {
       for (const node of t) handles[node.value] = node;
     },
     size: (t) => t.size,
+    queryBytes(t) {
+      const shape = intervalTreeShape(t);
+      if (shape.directory !== "current")
+        throw new Error("mmun: no key directory after the first round of queries");
+      return 4 * shape.directoryBuckets + 32 * shape.directorySegments;
+    },
     stab(t, d, from, count) {
       let c = 0;
       const q = d.stabs;
@@ -470,6 +489,8 @@ function baseWorkload(w: Workload): Workload {
 interface Result {
   opsPerSec: Map<Workload, number>;
   bytesPerInterval: number;
+  /** Bytes per interval held once the queries have run (ours then has its key directory). */
+  queriedBytesPerInterval: number;
   /** Result counts of the sanity pass, which must agree across structures. */
   checks: Map<string, number>;
 }
@@ -501,6 +522,7 @@ async function runSubject<Tree>(s: Subject<Tree>, d: Data): Promise<Result> {
   const t0 = performance.now();
   const { bytes, value: tree } = retainedBytes(() => s.build(d));
   const buildMs = performance.now() - t0;
+  let queriedBytes = Number.NaN;
   checks.set("size after build", s.size(tree));
   const heavyRounds = buildMs * ROUNDS < HEAVY_BUDGET_MS ? ROUNDS : 1;
   note(`built ${fmt(d.n)} in ${fmt(buildMs)} ms (${fmt(bytes / d.n, 1)} B/interval)`);
@@ -557,6 +579,8 @@ async function runSubject<Tree>(s: Subject<Tree>, d: Data): Promise<Result> {
       };
       record(w, await measure(`${s.name} ${w}`, call, { opsPerCall: QUERY_BATCH, time: TIME }));
     }
+    // What the tree holds once it has answered queries (ours: its key directory), before any change.
+    if (r === 0) queriedBytes = bytes + (s.queryBytes?.(tree) ?? 0);
     const mixedKinds: [Workload, ((t: Tree, d: Data, batch: number) => number) | undefined][] = [
       ["mixed", s.mixed],
       ["mixed, handles", s.mixedHandles],
@@ -600,7 +624,7 @@ async function runSubject<Tree>(s: Subject<Tree>, d: Data): Promise<Result> {
     );
     checks.set("size after remove", removedSize);
   }
-  return { opsPerSec, bytesPerInterval: bytes / d.n, checks };
+  return { opsPerSec, bytesPerInterval: bytes / d.n, queriedBytesPerInterval: queriedBytes / d.n, checks };
 }
 
 /** The structures, in table order: mmun, the kernel-layout reference, then the peers. */
@@ -611,6 +635,7 @@ function subjectsList(): Subject<unknown>[] {
 interface WireResult {
   opsPerSec: [Workload, number][];
   bytesPerInterval: number;
+  queriedBytesPerInterval: number;
   checks: [string, number][];
 }
 
@@ -639,6 +664,7 @@ function runIsolated(index: number, n: number, seed: number): Result {
   return {
     opsPerSec: new Map(wire.opsPerSec),
     bytesPerInterval: wire.bytesPerInterval,
+    queriedBytesPerInterval: wire.queriedBytesPerInterval,
     checks: new Map(wire.checks),
   };
 }
@@ -779,6 +805,7 @@ export async function main(args: string[]): Promise<void> {
     const wire: WireResult = {
       opsPerSec: [...r.opsPerSec],
       bytesPerInterval: r.bytesPerInterval,
+      queriedBytesPerInterval: r.queriedBytesPerInterval,
       checks: [...r.checks],
     };
     console.log(JSON.stringify(wire));
@@ -809,6 +836,7 @@ export async function main(args: string[]): Promise<void> {
           for (const [w, ops] of got.opsPerSec)
             prev.opsPerSec.set(w, Math.max(prev.opsPerSec.get(w) ?? 0, ops));
           prev.bytesPerInterval = Math.min(prev.bytesPerInterval, got.bytesPerInterval);
+          prev.queriedBytesPerInterval = Math.min(prev.queriedBytesPerInterval, got.queriedBytesPerInterval);
           for (const [key, v] of got.checks) {
             if (prev.checks.get(key) !== v)
               throw new Error(`N=${n}: ${subjects[i]!.name} ${key} changed between runs`);
@@ -847,19 +875,30 @@ export async function main(args: string[]): Promise<void> {
       ]);
       summary.push([fmt(n), w, fmtRatio(mine / best), mine / best >= 10 ? "ok" : "BELOW 10x", ""]);
     }
-    const mem = results.map((r) => r.bytesPerInterval);
-    const bestPeerMem = Math.min(...mem.slice(PEERS));
-    rows.push([
+    const memRow = (label: string, mem: number[]) => {
+      const bestPeerMem = Math.min(...mem.slice(PEERS));
+      rows.push([
+        label,
+        ...mem.map((b) => fmt(b, 1)),
+        `${fmtRatio(bestPeerMem / mem[0]!)} less`,
+        `${fmtRatio(mem[1]! / mem[0]!)} less`,
+      ]);
+    };
+    memRow(
       "bytes / interval",
-      ...mem.map((b) => fmt(b, 1)),
-      `${fmtRatio(bestPeerMem / mem[0]!)} less`,
-      `${fmtRatio(mem[1]! / mem[0]!)} less`,
-    ]);
+      results.map((r) => r.bytesPerInterval),
+    );
+    memRow(
+      "bytes / interval, queried",
+      results.map((r) => r.queriedBytesPerInterval),
+    );
+    // The target holds for the larger of the two: the tree as built, and with its key directory.
+    const ourMem = Math.max(results[0]!.bytesPerInterval, results[0]!.queriedBytesPerInterval);
     summary.push([
       fmt(n),
       "bytes / interval",
-      fmt(mem[0]!, 1),
-      mem[0]! <= 80 || n < 1e6 ? "ok" : "OVER 80",
+      fmt(ourMem, 1),
+      ourMem <= 80 || n < 1e6 ? "ok" : "OVER 80",
       "",
     ]);
     const stabAvg = ref.get("stab results")! / CHECK_QUERIES;

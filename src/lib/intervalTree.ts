@@ -21,6 +21,15 @@
 // ending at or after a point by a branch-free search (in quarters). Inside a leaf a forward scan does the
 // same job as fast. Non-root nodes stay at least a quarter full (borrow or merge on removal); leaf 0
 // is created first, is never freed, and is always the leftmost leaf.
+//
+// The key directory. A tree that answers many queries without changing builds, once, an index on the
+// keys themselves: one bucket per entry over [least start, greatest last], each holding the cursor of
+// the first entry (in order) whose prefix maximum of lasts reaches the bucket. A query computes its
+// bucket by arithmetic and scans forward from there, instead of descending from the root. It is valid
+// until the next insert or remove; it is built after (size / 2 + 16) queries in a row without a change,
+// so a tree that changes more often never pays for it (O(n), a few ns per entry). Buckets whose scan
+// could pass more than DIR_MAX_SCAN entries (keys that cluster) hold NIL and descend; when such buckets
+// cover more than a quarter of the entries, the directory is declined until the next change.
 
 import { MmunError } from "./errno.js";
 
@@ -46,6 +55,18 @@ const SMALL_SEQ = 2 ** 30;
 const SHRINK_FLOOR = 64;
 /** Cursors are flat leaf indices and must stay int32. */
 const MAX_LEAVES = 2 ** 31 / LEAF_CAP;
+/** A directory bucket whose forward scan could pass more entries than this holds NIL (descend). */
+const DIR_MAX_SCAN = 48;
+/** Quiet queries (no insert or remove in between) that build the directory: size / 2^DIR_QUIET_SHIFT + DIR_QUIET_MIN. */
+const DIR_QUIET_SHIFT = 1;
+const DIR_QUIET_MIN = 16;
+/** Segments the directory splits keys into at most, at gaps DIR_GAP times the mean gap between starts. */
+const DIR_SEGMENTS = 8;
+const DIR_GAP = 64;
+const NO_DIR = new Int32Array(0);
+/** A directory segment: least key, buckets per key, first bucket, last bucket less the first. */
+const SEG_FIELDS = 4;
+const NO_SEGMENTS = new Float64Array(0);
 
 /**
  * A handle on one stored interval. Node identity is the stored entry, not the object: the tree keeps no
@@ -186,6 +207,31 @@ function prefixMax(v: Float64Array, pm: Float64Array, base: number, from: number
   }
 }
 
+/**
+ * The key directory's bucket of key x: its segment (the last whose least key is <= x, else the
+ * first), then a linear map inside the segment, clamped to the segment's buckets. Monotonic in x.
+ * Queries, the build and checkIntervalTree all call this one function.
+ */
+function directoryBucket(seg: Float64Array, segs: number, x: number): number {
+  let s = 0;
+  for (let k = segs - 1; k > 0; k--) {
+    if (x >= seg[k * SEG_FIELDS]!) {
+      s = k * SEG_FIELDS;
+      break;
+    }
+  }
+  let b = Math.floor((x - seg[s]!) * seg[s + 1]!);
+  if (b < 0) b = 0;
+  else if (b > seg[s + 3]!) b = seg[s + 3]!;
+  return b + seg[s + 2]!;
+}
+
+/** Width of the gap (in a directory build's list of widest gaps) before the entry of rank `rank`. */
+function gapBefore(gaps: number[], rank: number): number {
+  for (let g = 0; g < gaps.length; g += 3) if (gaps[g + 1] === rank) return gaps[g]!;
+  throw new Error(`IntervalTree: no gap recorded before rank ${rank}`);
+}
+
 function growF64(a: Float64Array, length: number): Float64Array<ArrayBuffer> {
   const b = new Float64Array(length);
   b.set(a);
@@ -251,6 +297,19 @@ export class IntervalTree<T> {
   private count = 0;
   private nextSeq = 0;
   private version = 0;
+
+  // The key directory (see the top of the file), valid while dirVersion === version.
+  /** Per bucket, the cursor to scan from, or NIL to descend. */
+  private dir = NO_DIR;
+  private dirVersion = -1;
+  /** Segments of keys, SEG_FIELDS each (see directoryBucket), and how many. */
+  private dirSeg = NO_SEGMENTS;
+  private dirSegs = 0;
+  /** The greatest last when built: no query starting after it intersects anything. */
+  private dirHi = 0;
+  /** Queries answered since the tree last changed (at version quietVersion); -Infinity once declined. */
+  private quietVersion = -1;
+  private quiet = 0;
 
   constructor() {
     this.root = this.allocLeaf(); // leaf 0: the leftmost leaf for the tree's whole life
@@ -411,9 +470,148 @@ export class IntervalTree<T> {
 
   /** @internal firstIndex() for a query already validated. */
   firstIndexOf(start: number, last: number): number {
-    // O(1) rejections: empty tree, everything starts after last (leaf 0 is leftmost).
-    if (this.count === 0 || this.lStart[0]! > last) return NIL;
+    if (this.count === 0) return NIL;
+    if (this.dirVersion === this.version) {
+      // The first entry ending at or after start lies between the bucket's cursor and the next
+      // bucket's: scan to it (or to an entry starting after last: then nothing intersects).
+      if (start > this.dirHi) return NIL;
+      let j = this.dir[directoryBucket(this.dirSeg, this.dirSegs, start)]!;
+      if (j !== NIL) {
+        const lStart = this.lStart;
+        const lLast = this.lLast;
+        let leaf = j >> LEAF_BITS;
+        let end = leaf * LEAF_CAP + this.lCount[leaf]!;
+        for (;;) {
+          if (lStart[j]! > last) return NIL;
+          if (lLast[j]! >= start) return j;
+          if (++j === end) {
+            leaf = this.lNext[leaf]!;
+            if (leaf === NIL) return NIL; // not reached: an entry ends at dirHi >= start
+            j = leaf * LEAF_CAP;
+            end = j + this.lCount[leaf]!;
+          }
+        }
+      }
+    } else if (this.quietVersion !== this.version) {
+      this.quietVersion = this.version;
+      this.quiet = 1;
+    } else if (++this.quiet >= (this.count >> DIR_QUIET_SHIFT) + DIR_QUIET_MIN && this.buildDirectory()) {
+      return this.firstIndexOf(start, last);
+    }
+    // O(1): everything starts after last (leaf 0 is leftmost).
+    if (this.lStart[0]! > last) return NIL;
     return this.subtreeFirst(this.root, this.height, start, last);
+  }
+
+  /**
+   * Builds the key directory of the tree as it is, O(n), or declines it (false) when keys cluster so
+   * that more than a quarter of the entries start in buckets with too long a scan; then no build is
+   * tried again before the next change.
+   */
+  private buildDirectory(): boolean {
+    const lStart = this.lStart;
+    const lLast = this.lLast;
+    const lCount = this.lCount;
+    const lNext = this.lNext;
+    const m = this.count;
+    const hi =
+      this.height === 0
+        ? this.leafMax(this.root)
+        : this.iPm[this.root * INNER_CAP + this.iCount[this.root]! - 1]!;
+    // Pass 1: the widest gaps between consecutive starts, widest first (at most DIR_SEGMENTS - 1).
+    const gaps: number[] = []; // [width, rank of the entry after the gap, its start], flattened
+    let prev = lStart[0]!;
+    let ord = 0;
+    for (let leaf = 0; leaf !== NIL; leaf = lNext[leaf]!) {
+      for (let j = leaf * LEAF_CAP, end = j + lCount[leaf]!; j < end; j++, ord++) {
+        const s = lStart[j]!;
+        const w = s - prev;
+        prev = s;
+        if (gaps.length < 3 * (DIR_SEGMENTS - 1) || w > gaps[gaps.length - 3]!) {
+          let at = gaps.length;
+          while (at > 0 && gaps[at - 3]! < w) at -= 3;
+          gaps.splice(at, 0, w, ord, s);
+          if (gaps.length > 3 * (DIR_SEGMENTS - 1)) gaps.length = 3 * (DIR_SEGMENTS - 1);
+        }
+      }
+    }
+    // A gap splits the keys when it is DIR_GAP times the mean gap: uniform keys never have one
+    // (their widest gap is about ln(n) times the mean), an outlier or an address space's holes do.
+    // The mean leaves out the widest gaps, which would inflate it.
+    let widest = 0;
+    for (let g = 0; g < gaps.length; g += 3) widest += gaps[g]!;
+    const mean = (prev - lStart[0]! - widest) / Math.max(1, m - 1 - gaps.length / 3);
+    const cuts: number[] = []; // [rank, start] of each segment's first entry, by rank
+    for (let g = 0; g < gaps.length; g += 3) {
+      if (gaps[g]! > DIR_GAP * mean) cuts.push(gaps[g + 1]!, gaps[g + 2]!);
+    }
+    const segs = cuts.length / 2 + 1;
+    const order = Array.from({ length: segs - 1 }, (_, k) => k).sort((a, b) => cuts[2 * a]! - cuts[2 * b]!);
+    const seg = new Float64Array(segs * SEG_FIELDS);
+    // Segment k: entries of ranks [base, next base), keys [lo, its last start] (greater keys go to its
+    // last bucket); one bucket per entry, so base is also its first bucket.
+    for (let k = 0; k < segs; k++) {
+      const base = k === 0 ? 0 : cuts[2 * order[k - 1]!]!;
+      const lo = k === 0 ? lStart[0]! : cuts[2 * order[k - 1]! + 1]!;
+      const nextBase = k + 1 < segs ? cuts[2 * order[k]!]! : m;
+      // The segment's last start: the next segment's first start less the gap before it.
+      const top = k + 1 < segs ? cuts[2 * order[k]! + 1]! - gapBefore(gaps, cuts[2 * order[k]!]!) : prev;
+      const s = k * SEG_FIELDS;
+      seg[s] = lo;
+      seg[s + 1] = (nextBase - base) / (top - lo + 1);
+      seg[s + 2] = base;
+      seg[s + 3] = nextBase - base - 1;
+    }
+    const dir = this.dir.length >= m && this.dir.length <= 2 * m ? this.dir : new Int32Array(m);
+    // Pass 2, in order with the running maximum of lasts (pm): bucket b gets the first entry whose pm
+    // falls in bucket b or later. The bucket function only needs to be monotonic, and the same
+    // arithmetic runs here and in queries, so rounding cannot put a query before its bucket's cursor.
+    let nb = 0; // buckets assigned so far
+    let pm = -1;
+    let fromOrd = 0; // rank of the cursor of the last bucket assigned
+    let nil = 0; // buckets left NIL
+    ord = 0;
+    for (let leaf = 0; leaf !== NIL; leaf = lNext[leaf]!) {
+      for (let j = leaf * LEAF_CAP, end = j + lCount[leaf]!; j < end; j++, ord++) {
+        const l = lLast[j]!;
+        if (l <= pm) continue;
+        pm = l;
+        const pb = directoryBucket(seg, segs, pm);
+        // A query in bucket nb - 1 finds its first result by this entry when pm reaches past the bucket
+        // (or reaches hi, the last bucket's end): that is the most its scan passes.
+        if (pb >= nb || pm === hi) {
+          if (nb > 0 && ord - fromOrd > DIR_MAX_SCAN) {
+            dir[nb - 1] = NIL;
+            nil++;
+          }
+          if (pb < nb) continue;
+          fromOrd = ord;
+          for (; nb <= pb; nb++) dir[nb] = j;
+        }
+      }
+    }
+    // Queries that follow the data land where entries start: decline when a quarter of the entries
+    // start in NIL buckets (keys that cluster). A long interval makes few NIL buckets, with few starts.
+    if (nil > 0) {
+      let crowded = 0;
+      for (let leaf = 0; leaf !== NIL; leaf = lNext[leaf]!) {
+        for (let j = leaf * LEAF_CAP, end = j + lCount[leaf]!; j < end; j++) {
+          if (dir[directoryBucket(seg, segs, lStart[j]!)] === NIL) crowded++;
+        }
+      }
+      if (crowded * 4 > m) {
+        this.dir = NO_DIR;
+        this.quiet = Number.NEGATIVE_INFINITY;
+        return false;
+      }
+    }
+    dir.fill(NIL, nb); // buckets past hi's: no query reaches them
+    this.dir = dir;
+    this.dirSeg = seg;
+    this.dirSegs = segs;
+    this.dirHi = hi;
+    this.dirVersion = this.version;
+    return true;
   }
 
   /**
@@ -729,6 +927,7 @@ export class IntervalTree<T> {
     this.iHeight = iHeight;
     this.innerUsed = liveInner;
     this.innerFree = [];
+    this.dir = NO_DIR; // stale since the removal that got here; its memory goes back too
   }
 
   // ---- augmentation upkeep ----
@@ -1191,6 +1390,9 @@ export const INTERVAL_TREE_LAYOUT = {
   leafMin: LEAF_MIN,
   innerCap: INNER_CAP,
   innerMin: INNER_MIN,
+  dirMaxScan: DIR_MAX_SCAN,
+  /** Queries in a row without a change that build the key directory of a tree of `size`. */
+  dirQuiet: (size: number) => (size >> DIR_QUIET_SHIFT) + DIR_QUIET_MIN,
 } as const;
 
 /** @internal Shape figures of a tree, for tests and the bench: height and node counts. */
@@ -1201,8 +1403,23 @@ export function intervalTreeShape<T>(tree: IntervalTree<T>): {
   /** Leaves the pools have room for (they grow on demand and shrink once 3/4 are unused). */
   leafCapacity: number;
   innerCapacity: number;
+  /**
+   * The key directory: "current" (queries use it), "declined" (keys cluster; no build before the next
+   * change), or "none" (stale or never built).
+   */
+  directory: "current" | "declined" | "none";
+  /** Buckets the directory's array holds (a stale one is kept for reuse until a compaction). */
+  directoryBuckets: number;
+  /** Segments the current directory splits the keys into (0 when it is not current). */
+  directorySegments: number;
 } {
+  const current = tree["dirVersion"] === tree["version"];
+  const declined =
+    !current && tree["quietVersion"] === tree["version"] && tree["quiet"] === Number.NEGATIVE_INFINITY;
   return {
+    directory: current ? "current" : declined ? "declined" : "none",
+    directoryBuckets: tree["dir"].length,
+    directorySegments: current ? tree["dirSegs"] : 0,
     height: tree["height"],
     leaves: tree["leafUsed"] - tree["leafFree"].length,
     innerNodes: tree["innerUsed"] - tree["innerFree"].length,
@@ -1246,6 +1463,12 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
     height: number;
     count: number;
     nextSeq: number;
+    version: number;
+    dir: Int32Array;
+    dirVersion: number;
+    dirSeg: Float64Array;
+    dirSegs: number;
+    dirHi: number;
   };
   const fail = (msg: string): never => {
     throw new Error(`interval tree invariant violated: ${msg}`);
@@ -1344,4 +1567,80 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
   if (leaves.length + t.leafFree.length !== t.leafUsed) fail("a leaf is neither in the tree nor free");
   const inner = seenInner.reduce((a, b) => a + b, 0);
   if (inner + t.innerFree.length !== t.innerUsed) fail("an inner node is neither in the tree nor free");
+  if (t.dirVersion === t.version) checkDirectory(t, leaves, fail);
+}
+
+/**
+ * The key directory, recomputed the slow way: every bucket holds the cursor of the first entry whose
+ * running maximum of lasts falls in that bucket or a later one, or NIL where the scan from there
+ * could pass more than DIR_MAX_SCAN entries; at most a quarter of the entries start in NIL buckets.
+ */
+function checkDirectory(
+  t: {
+    lStart: Float64Array;
+    lLast: Float64Array;
+    lCount: Int32Array;
+    count: number;
+    dir: Int32Array;
+    dirSeg: Float64Array;
+    dirSegs: number;
+    dirHi: number;
+  },
+  leaves: number[],
+  fail: (msg: string) => never,
+): void {
+  const cursors: number[] = [];
+  for (const n of leaves) for (let j = n * LEAF_CAP; j < n * LEAF_CAP + t.lCount[n]!; j++) cursors.push(j);
+  let hi = -1;
+  for (const j of cursors) hi = Math.max(hi, t.lLast[j]!);
+  if (t.dirHi !== hi || t.dir.length < t.count) {
+    fail(
+      `the key directory reaches ${t.dirHi} (greatest last ${hi}) in ${t.dir.length} buckets for ${t.count}`,
+    );
+  }
+  // Segments: each starts at an entry (its base is that entry's rank, its least key the entry's start),
+  // in order, the first at rank 0, together one bucket per entry.
+  const seg = t.dirSeg;
+  if (t.dirSegs < 1 || t.dirSegs > DIR_SEGMENTS || seg.length !== t.dirSegs * SEG_FIELDS)
+    fail(`the key directory has ${t.dirSegs} segments in ${seg.length} fields`);
+  for (let k = 0; k < t.dirSegs; k++) {
+    const [lo, scale, base, top] = seg.subarray(k * SEG_FIELDS, (k + 1) * SEG_FIELDS);
+    const next = k + 1 < t.dirSegs ? seg[(k + 1) * SEG_FIELDS + 2]! : t.count;
+    if (
+      lo !== t.lStart[cursors[base!]!] ||
+      (k === 0 && base !== 0) ||
+      base! + top! + 1 !== next ||
+      !(scale! > 0)
+    )
+      fail(
+        `key directory segment ${k} is [${lo}, scale ${scale}, base ${base}, top ${top}], next base ${next}`,
+      );
+  }
+  const bucket = (x: number) => directoryBucket(seg, t.dirSegs, x);
+  const dirTop = t.count - 1;
+  // firstIn[b]: rank of the first entry whose running max reaches bucket b.
+  const firstIn: number[] = [];
+  let pm = -1;
+  let hiRank = -1;
+  for (let k = 0; k < cursors.length; k++) {
+    pm = Math.max(pm, t.lLast[cursors[k]!]!);
+    if (pm === hi && hiRank < 0) hiRank = k;
+    while (firstIn.length <= bucket(pm)) firstIn.push(k);
+  }
+  for (let b = 0; b <= dirTop; b++) {
+    const got = t.dir[b]!;
+    if (b >= firstIn.length) {
+      if (got !== NIL) fail(`key directory bucket ${b} is past the greatest last but holds cursor ${got}`);
+      continue;
+    }
+    const scan = (b + 1 < firstIn.length ? firstIn[b + 1]! : hiRank) - firstIn[b]!;
+    if (got === NIL) {
+      if (scan <= DIR_MAX_SCAN)
+        fail(`key directory bucket ${b} is NIL, but its scan passes only ${scan} entries`);
+    } else if (got !== cursors[firstIn[b]!] || scan > DIR_MAX_SCAN) {
+      fail(`key directory bucket ${b} holds cursor ${got}, expected ${cursors[firstIn[b]!]} (scan ${scan})`);
+    }
+  }
+  const wide = cursors.filter((j) => t.dir[bucket(t.lStart[j]!)] === NIL).length;
+  if (wide * 4 > t.count) fail(`${wide} of ${t.count} entries start in NIL key directory buckets`);
 }
