@@ -17,14 +17,20 @@
 // "queried" row adds what a tree keeps once it has answered queries: ours builds its key directory
 // then (4 bytes per bucket, a bucket per interval, counted from its shape, not measured).
 // A query returns the values of the intervals it finds, as the peers' search() does: ours through
-// search(). Two more rows per query
-// workload measure our other ways to ask: "handles" through overlapping(), which yields a handle per
-// result (an object that can remove the node; more work than the peers do), and "index API" through
-// the internal zero-allocation iteration (firstIndex/nextIndex/valueAt) the notifier core uses. Under each table,
-// two "floor" lines: the same stabs and ranges answered from a static sorted array (no insert, no
-// remove; about the least a comparison-based structure can do), beside our search() and the time 10x the
-// fastest peer leaves per query (see docs/architecture.md). The closing summary shows the ratio that
-// static array scores against the fastest peer, beside ours.
+// search(). Two more rows per query workload measure our other ways to ask: "handles" through
+// overlapping(), which yields a handle per result (an object that can remove the node; more work than
+// the peers do), and "index API" through the internal zero-allocation iteration
+// (firstIndex/nextIndex/valueAt) the notifier core uses. Under each table, two "floor" lines: the
+// same stabs and ranges answered from a static sorted array (no insert, no remove; about the least a
+// comparison-based structure can do), beside our search() and the time 10x the fastest peer leaves
+// per query (see docs/architecture.md). The closing summary shows the ratio that static array scores
+// against the fastest peer, beside ours. Our tree's key directory is not comparison-based: once built
+// it answers below that floor.
+//
+// Each round runs the query rows, then the mixed rows, which change the tree: the first size/2 + 16
+// queries of the next round descend from the root until the key directory is built again. At 10^6
+// that is a good part of the "stab" row's time (it comes first); the rows after it run with the
+// directory.
 // Each workload is measured in ROUNDS rounds and the best round counts: the machine may be shared,
 // and other processes only ever slow a round down. Whole-tree workloads that take seconds per call
 // (peers' builds at 10^6) run once.

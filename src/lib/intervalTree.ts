@@ -23,13 +23,18 @@
 // is created first, is never freed, and is always the leftmost leaf.
 //
 // The key directory. A tree that answers many queries without changing builds, once, an index on the
-// keys themselves: one bucket per entry over [least start, greatest last], each holding the cursor of
-// the first entry (in order) whose prefix maximum of lasts reaches the bucket. A query computes its
-// bucket by arithmetic and scans forward from there, instead of descending from the root. It is valid
-// until the next insert or remove; it is built after (size / 2 + 16) queries in a row without a change,
-// so a tree that changes more often never pays for it (O(n), a few ns per entry). Buckets whose scan
-// could pass more than DIR_MAX_SCAN entries (keys that cluster) hold NIL and descend; when such buckets
-// cover more than a quarter of the entries, the directory is declined until the next change.
+// keys themselves: one bucket per entry, each holding the cursor of the first entry (in order) whose
+// running maximum of lasts reaches the bucket. A query computes its bucket by arithmetic and scans
+// forward from that cursor, instead of descending from the root. Keys map to buckets linearly inside
+// segments: the keys split at gaps DIR_GAP times wider than the mean gap between starts (at most
+// DIR_SEGMENTS segments; an address space's text, heap, libraries and stack, or a far outlier), each
+// with buckets in proportion to its entries. The directory is valid until the next insert or remove,
+// and is built after (size / 2 + 16) queries in a row without a change, so a tree that changes more
+// often never pays for it (O(n), 7-35 ns per entry). A directory dropped before it served as many
+// queries as were waited for doubles the next wait (up to 16x), so a tree that changes just after
+// each build soon stops building. Buckets whose scan could pass more than
+// DIR_MAX_SCAN entries (keys that still cluster) hold NIL and descend; when a quarter of the entries
+// start in such buckets, the directory is declined until the next change.
 
 import { MmunError } from "./errno.js";
 
@@ -60,6 +65,8 @@ const DIR_MAX_SCAN = 48;
 /** Quiet queries (no insert or remove in between) that build the directory: size / 2^DIR_QUIET_SHIFT + DIR_QUIET_MIN. */
 const DIR_QUIET_SHIFT = 1;
 const DIR_QUIET_MIN = 16;
+/** The wait doubles at most this many times (16x) while builds are wasted by changes. */
+const DIR_BACKOFF_MAX = 4;
 /** Segments the directory splits keys into at most, at gaps DIR_GAP times the mean gap between starts. */
 const DIR_SEGMENTS = 8;
 const DIR_GAP = 64;
@@ -301,7 +308,7 @@ export class IntervalTree<T> {
   // The key directory (see the top of the file), valid while dirVersion === version.
   /** Per bucket, the cursor to scan from, or NIL to descend. */
   private dir = NO_DIR;
-  private dirVersion = -1;
+  private dirVersion = -2; // never a quietVersion either
   /** Segments of keys, SEG_FIELDS each (see directoryBucket), and how many. */
   private dirSeg = NO_SEGMENTS;
   private dirSegs = 0;
@@ -310,6 +317,9 @@ export class IntervalTree<T> {
   /** Queries answered since the tree last changed (at version quietVersion); -Infinity once declined. */
   private quietVersion = -1;
   private quiet = 0;
+  /** The quiet run waits (size / 2 + 16) << dirBackoff queries; dirWait is what the last build waited. */
+  private dirBackoff = 0;
+  private dirWait = 0;
 
   constructor() {
     this.root = this.allocLeaf(); // leaf 0: the leftmost leaf for the tree's whole life
@@ -472,6 +482,7 @@ export class IntervalTree<T> {
   firstIndexOf(start: number, last: number): number {
     if (this.count === 0) return NIL;
     if (this.dirVersion === this.version) {
+      this.quiet++;
       // The first entry ending at or after start lies between the bucket's cursor and the next
       // bucket's: scan to it (or to an entry starting after last: then nothing intersects).
       if (start > this.dirHi) return NIL;
@@ -493,14 +504,27 @@ export class IntervalTree<T> {
         }
       }
     } else if (this.quietVersion !== this.version) {
+      // The tree changed. A directory built in the quiet run that just ended and changed before it
+      // served as many queries as were waited for doubles the wait (up to 2^DIR_BACKOFF_MAX times);
+      // one that served them resets it. A tree that changes just after each build stops paying for it.
+      this.dirBackoff = this.backoffAfterChange();
       this.quietVersion = this.version;
       this.quiet = 1;
-    } else if (++this.quiet >= (this.count >> DIR_QUIET_SHIFT) + DIR_QUIET_MIN && this.buildDirectory()) {
+    } else if (
+      ++this.quiet >= ((this.count >> DIR_QUIET_SHIFT) + DIR_QUIET_MIN) << this.dirBackoff &&
+      this.buildDirectory()
+    ) {
       return this.firstIndexOf(start, last);
     }
     // O(1): everything starts after last (leaf 0 is leftmost).
     if (this.lStart[0]! > last) return NIL;
     return this.subtreeFirst(this.root, this.height, start, last);
+  }
+
+  // The backoff for a quiet run that starts after a change (see firstIndexOf).
+  private backoffAfterChange(): number {
+    if (this.dirVersion !== this.quietVersion) return this.dirBackoff;
+    return this.quiet < 2 * this.dirWait ? Math.min(this.dirBackoff + 1, DIR_BACKOFF_MAX) : 0;
   }
 
   /**
@@ -611,6 +635,7 @@ export class IntervalTree<T> {
     this.dirSegs = segs;
     this.dirHi = hi;
     this.dirVersion = this.version;
+    this.dirWait = this.quiet;
     return true;
   }
 
@@ -1412,6 +1437,8 @@ export function intervalTreeShape<T>(tree: IntervalTree<T>): {
   directoryBuckets: number;
   /** Segments the current directory splits the keys into (0 when it is not current). */
   directorySegments: number;
+  /** Quiet queries the next build waits for: (size / 2 + 16) times 1, 2, 4, 8 or 16 (backoff). */
+  directoryWait: number;
 } {
   const current = tree["dirVersion"] === tree["version"];
   const declined =
@@ -1420,6 +1447,9 @@ export function intervalTreeShape<T>(tree: IntervalTree<T>): {
     directory: current ? "current" : declined ? "declined" : "none",
     directoryBuckets: tree["dir"].length,
     directorySegments: current ? tree["dirSegs"] : 0,
+    directoryWait:
+      ((tree.size >> DIR_QUIET_SHIFT) + DIR_QUIET_MIN) <<
+      (tree["quietVersion"] === tree["version"] ? tree["dirBackoff"] : tree["backoffAfterChange"]()),
     height: tree["height"],
     leaves: tree["leafUsed"] - tree["leafFree"].length,
     innerNodes: tree["innerUsed"] - tree["innerFree"].length,
@@ -1433,8 +1463,8 @@ export function intervalTreeShape<T>(tree: IntervalTree<T>): {
  * depth; node fill (non-root leaves >= LEAF_MIN, non-root inner nodes >= INNER_MIN, an inner root
  * >= 2 children); parent and position links; every cached least start (and its seq), subtree-last and
  * prefix maximum; keys are valid intervals in ascending start with equal starts in insertion order;
- * leaf 0 first and the next-leaf chain in order; every sequence number and value; the free lists.
- * O(n); for tests and the explorer's debug mode, not part of the public API.
+ * leaf 0 first and the next-leaf chain in order; every sequence number and value; the free lists;
+ * and, while it is current, every bucket and segment of the key directory. O(n); for tests and the explorer's debug mode, not part of the public API.
  */
 export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
   const t = tree as unknown as {

@@ -27,9 +27,9 @@ import {
 
 const { dirQuiet, dirMaxScan } = INTERVAL_TREE_LAYOUT;
 
-/** Runs exactly the quiet queries that build the directory (random stabs that leave no trace). */
+/** Runs exactly the quiet queries the next build waits for (random stabs that leave no trace). */
 function quietRun(tree: IntervalTree<number>, rng: Rng, lo: number, hi: number): void {
-  for (let q = dirQuiet(tree.size); q > 0; q--) {
+  for (let q = intervalTreeShape(tree).directoryWait; q > 0; q--) {
     const p = uniform(rng, lo, hi);
     tree.search(p, p);
   }
@@ -353,6 +353,46 @@ describe("IntervalTree key directory", () => {
     expect(() => checkIntervalTree(tree)).toThrow(/is NIL, but its scan passes only/);
     dir[b] = saved;
     checkIntervalTree(tree);
+  });
+
+  it("waits twice as long after each build a change wasted, up to 16x, and back to size/2 + 16 once one pays (seed 85)", () => {
+    const rng = new Rng(85);
+    const tree = new IntervalTree<number>();
+    const model = new Model();
+    fill(tree, model, rng, SPACES[1]!, 2000, true);
+    const base = dirQuiet(tree.size);
+    const churn = () => {
+      const e = model.entries.pop()!;
+      tree.remove(e.handle);
+      model.add(e.start, e.last, e.value, tree.insert(e.start, e.last, e.value));
+    };
+    expect(intervalTreeShape(tree).directoryWait).toBe(base);
+    for (const factor of [1, 2, 4, 8, 16, 16]) {
+      const wait = intervalTreeShape(tree).directoryWait;
+      expect(wait).toBe(base * factor);
+      // One query short: none; the last one builds it.
+      for (let q = wait - 1; q > 0; q--) {
+        const p = rng.int(1e6);
+        tree.search(p, p + 10);
+      }
+      expect(intervalTreeShape(tree).directory).toBe("none");
+      tree.search(5, 5);
+      expect(intervalTreeShape(tree).directory).toBe("current");
+      churn(); // wasted: it served one query
+    }
+    // A directory that serves as many queries as it waited for resets the wait.
+    quietRun(tree, rng, 0, 1e6);
+    for (let q = 0; q < 16 * base; q++) {
+      const p = rng.int(1e6);
+      tree.search(p, p);
+    }
+    churn();
+    expect(intervalTreeShape(tree).directoryWait).toBe(base);
+    quietRun(tree, rng, 0, 1e6);
+    expect(intervalTreeShape(tree).directory).toBe("current");
+    checkIntervalTree(tree);
+    const check = answers(tree, model);
+    for (let q = 0; q < 500; q++) check(...randomInterval(rng, SPACES[1]!));
   });
 
   it("gives its memory back when a shrinking tree compacts its pools (seed 83)", () => {
