@@ -32,9 +32,9 @@
 // and is built after (size / 2 + 16) queries in a row without a change, so a tree that changes more
 // often never pays for it (O(n), 7-35 ns per entry). A directory dropped before it served as many
 // queries as were waited for doubles the next wait (up to 16x), so a tree that changes just after
-// each build soon stops building. Buckets whose scan could pass more than
-// DIR_MAX_SCAN entries (keys that still cluster) hold NIL and descend; when a quarter of the entries
-// start in such buckets, the directory is declined until the next change.
+// each build soon stops building. Buckets whose scan could pass more than DIR_MAX_SCAN entries (keys
+// that still cluster) hold NIL and descend; when a quarter of the entries start in such buckets, the
+// directory is declined until the next change.
 
 import { MmunError } from "./errno.js";
 
@@ -233,10 +233,9 @@ function directoryBucket(seg: Float64Array, segs: number, x: number): number {
   return b + seg[s + 2]!;
 }
 
-/** Width of the gap (in a directory build's list of widest gaps) before the entry of rank `rank`. */
-function gapBefore(gaps: number[], rank: number): number {
-  for (let g = 0; g < gaps.length; g += 3) if (gaps[g + 1] === rank) return gaps[g]!;
-  throw new Error(`IntervalTree: no gap recorded before rank ${rank}`);
+/** Queries in a row without a change that build the key directory of a tree of `size`. */
+function directoryWait(size: number, backoff: number): number {
+  return ((size >> DIR_QUIET_SHIFT) + DIR_QUIET_MIN) << backoff;
 }
 
 function growF64(a: Float64Array, length: number): Float64Array<ArrayBuffer> {
@@ -510,10 +509,7 @@ export class IntervalTree<T> {
       this.dirBackoff = this.backoffAfterChange();
       this.quietVersion = this.version;
       this.quiet = 1;
-    } else if (
-      ++this.quiet >= ((this.count >> DIR_QUIET_SHIFT) + DIR_QUIET_MIN) << this.dirBackoff &&
-      this.buildDirectory()
-    ) {
+    } else if (++this.quiet >= directoryWait(this.count, this.dirBackoff) && this.buildDirectory()) {
       return this.firstIndexOf(start, last);
     }
     // O(1): everything starts after last (leaf 0 is leftmost).
@@ -565,21 +561,22 @@ export class IntervalTree<T> {
     let widest = 0;
     for (let g = 0; g < gaps.length; g += 3) widest += gaps[g]!;
     const mean = (prev - lStart[0]! - widest) / Math.max(1, m - 1 - gaps.length / 3);
-    const cuts: number[] = []; // [rank, start] of each segment's first entry, by rank
+    // Each cut starts a segment: the rank and start of the entry after a wide gap, and the gap.
+    const cuts: { rank: number; start: number; width: number }[] = [{ rank: 0, start: lStart[0]!, width: 0 }];
     for (let g = 0; g < gaps.length; g += 3) {
-      if (gaps[g]! > DIR_GAP * mean) cuts.push(gaps[g + 1]!, gaps[g + 2]!);
+      if (gaps[g]! > DIR_GAP * mean) cuts.push({ rank: gaps[g + 1]!, start: gaps[g + 2]!, width: gaps[g]! });
     }
-    const segs = cuts.length / 2 + 1;
-    const order = Array.from({ length: segs - 1 }, (_, k) => k).sort((a, b) => cuts[2 * a]! - cuts[2 * b]!);
+    cuts.sort((a, b) => a.rank - b.rank);
+    const segs = cuts.length;
     const seg = new Float64Array(segs * SEG_FIELDS);
     // Segment k: entries of ranks [base, next base), keys [lo, its last start] (greater keys go to its
     // last bucket); one bucket per entry, so base is also its first bucket.
     for (let k = 0; k < segs; k++) {
-      const base = k === 0 ? 0 : cuts[2 * order[k - 1]!]!;
-      const lo = k === 0 ? lStart[0]! : cuts[2 * order[k - 1]! + 1]!;
-      const nextBase = k + 1 < segs ? cuts[2 * order[k]!]! : m;
+      const { rank: base, start: lo } = cuts[k]!;
+      const next = cuts[k + 1];
+      const nextBase = next ? next.rank : m;
       // The segment's last start: the next segment's first start less the gap before it.
-      const top = k + 1 < segs ? cuts[2 * order[k]! + 1]! - gapBefore(gaps, cuts[2 * order[k]!]!) : prev;
+      const top = next ? next.start - next.width : prev;
       const s = k * SEG_FIELDS;
       seg[s] = lo;
       seg[s + 1] = (nextBase - base) / (top - lo + 1);
@@ -1417,7 +1414,7 @@ export const INTERVAL_TREE_LAYOUT = {
   innerMin: INNER_MIN,
   dirMaxScan: DIR_MAX_SCAN,
   /** Queries in a row without a change that build the key directory of a tree of `size`. */
-  dirQuiet: (size: number) => (size >> DIR_QUIET_SHIFT) + DIR_QUIET_MIN,
+  dirQuiet: (size: number) => directoryWait(size, 0),
 } as const;
 
 /** @internal Shape figures of a tree, for tests and the bench: height and node counts. */
@@ -1447,9 +1444,10 @@ export function intervalTreeShape<T>(tree: IntervalTree<T>): {
     directory: current ? "current" : declined ? "declined" : "none",
     directoryBuckets: tree["dir"].length,
     directorySegments: current ? tree["dirSegs"] : 0,
-    directoryWait:
-      ((tree.size >> DIR_QUIET_SHIFT) + DIR_QUIET_MIN) <<
-      (tree["quietVersion"] === tree["version"] ? tree["dirBackoff"] : tree["backoffAfterChange"]()),
+    directoryWait: directoryWait(
+      tree.size,
+      tree["quietVersion"] === tree["version"] ? tree["dirBackoff"] : tree["backoffAfterChange"](),
+    ),
     height: tree["height"],
     leaves: tree["leafUsed"] - tree["leafFree"].length,
     innerNodes: tree["innerUsed"] - tree["innerFree"].length,
@@ -1464,7 +1462,8 @@ export function intervalTreeShape<T>(tree: IntervalTree<T>): {
  * >= 2 children); parent and position links; every cached least start (and its seq), subtree-last and
  * prefix maximum; keys are valid intervals in ascending start with equal starts in insertion order;
  * leaf 0 first and the next-leaf chain in order; every sequence number and value; the free lists;
- * and, while it is current, every bucket and segment of the key directory. O(n); for tests and the explorer's debug mode, not part of the public API.
+ * and, while it is current, every bucket and segment of the key directory. O(n); for tests and the
+ * explorer's debug mode, not part of the public API.
  */
 export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
   const t = tree as unknown as {
