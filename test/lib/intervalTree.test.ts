@@ -653,7 +653,37 @@ describe("IntervalTree iteration and modification", () => {
     const strings = new IntervalTree<string | undefined>();
     strings.insert(1, 2, undefined);
     strings.insert(2, 3, "b");
-    expect(strings.search(2, 2)).toEqual([undefined, "b"]);
+    const withUndefined = strings.search(2, 2);
+    expect(withUndefined).toEqual([undefined, "b"]);
+    // Every slot is written (an array made at its size could keep holes): own keys 0 and 1.
+    expect(Object.keys(withUndefined)).toEqual(["0", "1"]);
+  });
+
+  it("search() returns arrays without holes, also past its 256-cursor scratch, with and without the key directory (seed 88)", () => {
+    const rng = new Rng(88);
+    const tree = new IntervalTree<number>();
+    for (let i = 0; i < 3000; i++) {
+      const s = rng.int(100_000);
+      tree.insert(s, s + rng.int(2_000), i);
+    }
+    const check = (): void => {
+      for (const [lo, hi] of [
+        [0, MAX],
+        [40_000, 60_000],
+        [50_000, 50_000],
+      ] as const) {
+        const got = tree.search(lo, hi);
+        expect(Object.keys(got).length).toBe(got.length);
+        let want = 0;
+        for (const node of tree.overlapping(lo, hi)) expect(node.value).toBe(got[want++]);
+        expect(got.length).toBe(want);
+      }
+    };
+    check();
+    expect(intervalTreeShape(tree).directory).toBe("none");
+    for (let q = 0; q < 2000; q++) tree.search(q * 50, q * 50);
+    expect(intervalTreeShape(tree).directory).toBe("current");
+    check();
   });
 
   it("rejects O(1) the queries that cannot match: empty tree, all before, all after", () => {
