@@ -39,6 +39,8 @@
 import { MmunError } from "./errno.js";
 
 const NIL = -1;
+/** directoryCursor(): no entry ends at or after the query's start. */
+const NONE = -2;
 /** Cursors locate() tries before searching the leaf: a handle's hint and the PROBES - 1 below it. */
 const PROBES = 4;
 // 32-entry leaves beat 64 on insert and remove (half the entries to shift) and tie on queries at
@@ -456,9 +458,8 @@ export class IntervalTree<T> {
     let k = 0;
     let i: number;
     if (this.dirVersion === this.version) {
-      this.quiet++;
-      if (start > this.dirHi) return [];
-      let j = this.dir[directoryBucket(this.dirSeg, this.dirSegs, start)]!;
+      let j = this.directoryCursor(start);
+      if (j === NONE) return [];
       if (j !== NIL) {
         const lNext = this.lNext;
         let leaf = j >> LEAF_BITS;
@@ -545,11 +546,10 @@ export class IntervalTree<T> {
   firstIndexOf(start: number, last: number): number {
     if (this.count === 0) return NIL;
     if (this.dirVersion === this.version) {
-      this.quiet++;
       // The first entry ending at or after start lies between the bucket's cursor and the next
       // bucket's: scan to it (or to an entry starting after last: then nothing intersects).
-      if (start > this.dirHi) return NIL;
-      let j = this.dir[directoryBucket(this.dirSeg, this.dirSegs, start)]!;
+      let j = this.directoryCursor(start);
+      if (j === NONE) return NIL;
       if (j !== NIL) {
         const lStart = this.lStart;
         const lLast = this.lLast;
@@ -577,6 +577,14 @@ export class IntervalTree<T> {
       return this.firstIndexOf(start, last);
     }
     return this.descend(start, last);
+  }
+
+  // With the directory current: the cursor to scan from for a query starting at `start`, NIL to
+  // descend, or NONE when nothing ends at or after start. Counts the query.
+  private directoryCursor(start: number): number {
+    this.quiet++;
+    if (start > this.dirHi) return NONE;
+    return this.dir[directoryBucket(this.dirSeg, this.dirSegs, start)]!;
   }
 
   // First entry intersecting [start, last] by the descent from the root, or NIL (tree not empty).
