@@ -28,13 +28,25 @@
 // forward from that cursor, instead of descending from the root. Keys map to buckets linearly inside
 // segments: the keys split at gaps DIR_GAP times wider than the mean gap between starts (at most
 // DIR_SEGMENTS segments; an address space's text, heap, libraries and stack, or a far outlier), each
-// with buckets in proportion to its entries. The directory is valid until the next insert or remove,
-// and is built after (size / 2 + 16) queries in a row without a change, so a tree that changes more
-// often never pays for it (O(n), 7-35 ns per entry). A directory dropped before it served as many
-// queries as were waited for doubles the next wait (up to 16x), so a tree that changes just after
-// each build soon stops building. Buckets whose scan could pass more than DIR_MAX_SCAN entries (keys
-// that still cluster) hold NIL and descend; when a quarter of the entries start in such buckets, the
-// directory is declined until the next change.
+// with buckets in proportion to its entries. It is built after (size / 2 + 16) queries answered
+// without it (O(n), 7-35 ns per entry). Buckets whose scan could pass more than DIR_MAX_SCAN entries
+// (keys that still cluster) hold NIL and descend; when a quarter of the entries start in such buckets,
+// the directory is declined until the next change.
+//
+// Kept through changes. Until the next insert or remove the directory is exact; after, it is kept:
+// a query scans from the first entry of the leaf the bucket's cursor lies in, once that leaf changed,
+// which is safe as long as every entry before it ends before the bucket's least key. An insert keeps
+// that true by pointing at its leaf the buckets its interval reaches whose queries scan from a later
+// leaf (a walk down from the bucket of its last; one reaching back over more than KEPT_MAX_WALK
+// buckets drops the directory). A leaf that moves entries into its left sibling (merge, or a borrow
+// by the left one) redirects its buckets there, and a freed leaf is not reused while a bucket may
+// name it. A bucket whose query passed more than KEPT_MAX_SCAN entries ending before its start
+// descends from then on. After KEPT_BUDGET * size changes a kept directory that served as many
+// queries as its build waited for is rebuilt by the next query; one that did not is dropped, and the
+// next build waits twice as long (up to 16x), so a tree that changes much more than it is queried
+// soon stops paying for builds and upkeep. A kept directory that answers as many queries in a row
+// as a build waits for is rebuilt, exact again. See "A directory kept through changes" in
+// docs/architecture.md.
 
 import { MmunError } from "./errno.js";
 
@@ -73,6 +85,14 @@ const DIR_BACKOFF_MAX = 4;
 const DIR_SEGMENTS = 8;
 const DIR_GAP = 64;
 const NO_DIR = new Int32Array(0);
+/** A kept directory is rebuilt (or dropped) after KEPT_BUDGET * size + KEPT_SLACK changes. */
+const KEPT_BUDGET = 4;
+const KEPT_SLACK = 64;
+/** An insert whose interval reaches back over more buckets than this drops a kept directory. */
+const KEPT_MAX_WALK = 64;
+/** A query through a kept directory passing more entries than this that end before its start NILs its bucket. */
+const KEPT_MAX_SCAN = 2 * LEAF_CAP + DIR_MAX_SCAN;
+const NO_FLAGS = new Uint8Array(0);
 /** A directory segment: least key, buckets per key, first bucket, last bucket less the first. */
 const SEG_FIELDS = 4;
 const NO_SEGMENTS = new Float64Array(0);
@@ -312,19 +332,39 @@ export class IntervalTree<T> {
   private nextSeq = 0;
   private version = 0;
 
-  // The key directory (see the top of the file), valid while dirVersion === version.
+  // The key directory (see the top of the file): exact while dirVersion === version, kept (safe, less
+  // precise) through changes while dirKept.
   /** Per bucket, the cursor to scan from, or NIL to descend. */
   private dir = NO_DIR;
-  private dirVersion = -2; // never a quietVersion either
+  private dirVersion = -2;
+  private dirKept = false;
   /** Segments of keys, SEG_FIELDS each (see directoryBucket), and how many. */
   private dirSeg = NO_SEGMENTS;
   private dirSegs = 0;
-  /** The greatest last when built: no query starting after it intersects anything. */
+  /** At least the greatest last: no query starting after it intersects anything. */
   private dirHi = 0;
-  /** Queries answered since the tree last changed (at version quietVersion); -Infinity once declined. */
+  /** Per leaf, while kept: 1 once the leaf changed (a query scans it from its first entry). */
+  private keptChanged = NO_FLAGS;
+  /** Per leaf, while kept: the leaf whose first entry a query from this one scans from, or NIL. */
+  private keptRedirect = NO_DIR;
+  /** Leaves freed while kept: a bucket may still name them, so they are not reused before a build. */
+  private keptLimbo: number[] = [];
+  /** Inserts and removes since the build; past the budget, the directory is due or dropped. */
+  private keptUpdates = 0;
+  /** Kept past its budget after serving its queries: the next query rebuilds it. */
+  private dirDue = false;
+  /** Queries answered through the directory since its build. */
+  private served = 0;
+  /** Queries answered without a directory since it was dropped or declined, changes or not. */
+  private asked = 0;
+  /** The bucket of the last query answered through a kept directory. */
+  private dirBucket = 0;
+  /** The version at which the build was declined (no build before the next change). */
+  private declinedVersion = -1;
+  /** Queries answered since the tree last changed (at version quietVersion). */
   private quietVersion = -1;
   private quiet = 0;
-  /** The quiet run waits (size / 2 + 16) << dirBackoff queries; dirWait is what the last build waited. */
+  /** Builds wait (size / 2 + 16) << dirBackoff queries; dirWait is what the last build waited. */
   private dirBackoff = 0;
   private dirWait = 0;
 
@@ -368,6 +408,7 @@ export class IntervalTree<T> {
     const at = this.leafInsert(n, start, last, seq, value);
     this.count++;
     this.version++;
+    if (this.dirKept) this.keepInsert(at, start, last);
     return new IntervalTreeNode(this, seq, start, last, value, at);
   }
 
@@ -390,6 +431,7 @@ export class IntervalTree<T> {
 
   private eraseAt(at: number): void {
     const leaf = at >> LEAF_BITS;
+    if (this.dirKept && this.keptChange()) this.keptChanged[leaf] = 1;
     const gone = this.lLast[at]!;
     const front = at === leaf * LEAF_CAP;
     const cnt = this.leafErase(leaf, at);
@@ -401,6 +443,60 @@ export class IntervalTree<T> {
     // ending at the recorded subtree-last did.
     else if (front || gone === this.iMax[this.lParent[leaf]! * INNER_CAP + this.lPos[leaf]!])
       this.fixUp(leaf, true);
+  }
+
+  // Kept directory upkeep for an insert that landed at cursor `at`. Invariant: every entry before the
+  // place a bucket's queries scan from ends before the bucket's least key. The new entry breaks it for
+  // the buckets its interval reaches whose queries scan from a later leaf: they now scan from its leaf.
+  // Those buckets are the ones from bucket(last) down to the first one scanning from its leaf or
+  // earlier (where queries scan from only moves along the leaf order as buckets do).
+  private keepInsert(at: number, start: number, last: number): void {
+    if (!this.keptChange()) return;
+    const leaf = at >> LEAF_BITS;
+    this.keptChanged[leaf] = 1;
+    if (last > this.dirHi) this.dirHi = last;
+    const dir = this.dir;
+    const lStart = this.lStart;
+    const redirect = this.keptRedirect;
+    let steps = 0;
+    for (let b = directoryBucket(this.dirSeg, this.dirSegs, last); b >= 0; b--) {
+      if (++steps > KEPT_MAX_WALK) {
+        this.dropDirectory();
+        return;
+      }
+      const c = dir[b]!;
+      if (c === NIL) continue;
+      let from = c >> LEAF_BITS;
+      for (let r = redirect[from]!; r !== NIL; r = redirect[from]!) from = r;
+      // A leaf after the new entry's starts after it (equal starts sort the new entry last).
+      if (lStart[from * LEAF_CAP]! <= start) return;
+      dir[b] = leaf * LEAF_CAP;
+    }
+  }
+
+  // Counts a change to a kept directory: false when that dropped it (its budget ran out before it
+  // served the queries its build waited for; the next build then waits twice as long). One that
+  // served them is rebuilt by the next query.
+  private keptChange(): boolean {
+    if (++this.keptUpdates <= KEPT_BUDGET * this.count + KEPT_SLACK) return true;
+    if (this.served >= this.dirWait) {
+      this.dirDue = true;
+      this.dirBackoff = 0;
+      return true;
+    }
+    this.dirBackoff = Math.min(this.dirBackoff + 1, DIR_BACKOFF_MAX);
+    this.dropDirectory();
+    return false;
+  }
+
+  // Drops the kept directory (the array stays for reuse); queries descend until the next build.
+  private dropDirectory(): void {
+    this.dirKept = false;
+    this.dirDue = false;
+    this.dirVersion = -2;
+    this.asked = 0;
+    for (const leaf of this.keptLimbo) this.leafFree.push(leaf);
+    this.keptLimbo = [];
   }
 
   /**
@@ -447,43 +543,48 @@ export class IntervalTree<T> {
     // Cursors of the results gather in HITS, then the values go into an array of the exact size.
     // Within a leaf the gathering has no data-dependent branch but the scan's end: every entry is
     // written, and the count advances by the comparison. With the key directory the scan walks the
-    // leaves in order from the bucket's cursor, and passes at most DIR_MAX_SCAN entries that end
-    // before `start` (everything after them up to `last` intersects); without it the first result
-    // comes from the descent and each next leaf from nextIndex(), which skips subtrees that end
-    // before `start`.
+    // leaves in order from where the bucket says, passing the entries that end before `start` (at
+    // most DIR_MAX_SCAN while the directory is exact); without it the first result comes from the
+    // descent and each next leaf from nextIndex(), which skips subtrees that end before `start`.
     const lStart = this.lStart;
     const lLast = this.lLast;
     const lCount = this.lCount;
     let out: T[] | undefined; // set when the results outgrow HITS
     let k = 0;
-    let i: number;
-    if (this.dirVersion === this.version) {
-      let j = this.directoryCursor(start);
-      if (j === NONE) return [];
-      if (j !== NIL) {
-        const lNext = this.lNext;
-        let leaf = j >> LEAF_BITS;
-        let end = leaf * LEAF_CAP + lCount[leaf]!;
-        for (;;) {
-          if (k > HITS_CAP - LEAF_CAP) {
-            out = this.spill(out, k);
-            k = 0;
-          }
-          for (; j < end; j++) {
-            if (lStart[j]! > last) return this.gathered(out, k);
-            HITS[k] = j;
-            k += +(lLast[j]! >= start);
-          }
-          leaf = lNext[leaf]!;
-          if (leaf === NIL) return this.gathered(out, k);
-          j = leaf * LEAF_CAP;
-          end = j + lCount[leaf]!;
+    let i = this.directoryCursor(start);
+    if (i === NONE) return [];
+    if (i !== NIL) {
+      const lNext = this.lNext;
+      let j = i;
+      let leaf = j >> LEAF_BITS;
+      let end = leaf * LEAF_CAP + lCount[leaf]!;
+      let passed = 0; // entries scanned in the leaves left behind
+      let moved = 0; // results spilled out of HITS
+      for (;;) {
+        if (k > HITS_CAP - LEAF_CAP) {
+          moved += k;
+          out = this.spill(out, k);
+          k = 0;
         }
+        const from = j;
+        for (; j < end; j++) {
+          if (lStart[j]! > last) break;
+          HITS[k] = j;
+          k += +(lLast[j]! >= start);
+        }
+        const next = j < end ? NIL : lNext[leaf]!;
+        if (next === NIL) {
+          // Entries passed that end before start: a kept directory bounds none.
+          this.keptScanned(passed + j - from - moved - k);
+          return this.gathered(out, k);
+        }
+        leaf = next;
+        passed += end - from;
+        j = leaf * LEAF_CAP;
+        end = j + lCount[leaf]!;
       }
-      i = this.descend(start, last);
-    } else {
-      i = this.firstIndexOf(start, last);
     }
+    i = this.descend(start, last);
     while (i !== NIL) {
       if (k > HITS_CAP - LEAF_CAP) {
         out = this.spill(out, k);
@@ -544,47 +645,77 @@ export class IntervalTree<T> {
 
   /** @internal firstIndex() for a query already validated. */
   firstIndexOf(start: number, last: number): number {
-    if (this.count === 0) return NIL;
-    if (this.dirVersion === this.version) {
-      // The first entry ending at or after start lies between the bucket's cursor and the next
-      // bucket's: scan to it (or to an entry starting after last: then nothing intersects).
-      let j = this.directoryCursor(start);
-      if (j === NONE) return NIL;
-      if (j !== NIL) {
-        const lStart = this.lStart;
-        const lLast = this.lLast;
-        let leaf = j >> LEAF_BITS;
-        let end = leaf * LEAF_CAP + this.lCount[leaf]!;
-        for (;;) {
-          if (lStart[j]! > last) return NIL;
-          if (lLast[j]! >= start) return j;
-          if (++j === end) {
-            leaf = this.lNext[leaf]!;
-            if (leaf === NIL) return NIL; // not reached: an entry ends at dirHi >= start
-            j = leaf * LEAF_CAP;
-            end = j + this.lCount[leaf]!;
-          }
-        }
+    let j = this.directoryCursor(start);
+    if (j === NONE) return NIL;
+    if (j === NIL) return this.descend(start, last);
+    // Scan to the first entry ending at or after start (or to one starting after last: then nothing
+    // intersects). Exact, the bucket's cursor lies before it by at most DIR_MAX_SCAN entries.
+    const lStart = this.lStart;
+    const lLast = this.lLast;
+    let passed = 0;
+    let leaf = j >> LEAF_BITS;
+    let end = leaf * LEAF_CAP + this.lCount[leaf]!;
+    for (;;) {
+      if (j === end) {
+        leaf = this.lNext[leaf]!;
+        if (leaf === NIL) break;
+        j = leaf * LEAF_CAP;
+        end = j + this.lCount[leaf]!;
+      } else if (lStart[j]! > last) {
+        break;
+      } else if (lLast[j]! >= start) {
+        this.keptScanned(passed);
+        return j;
+      } else {
+        j++;
+        passed++;
       }
-    } else if (this.quietVersion !== this.version) {
-      // The tree changed. A directory built in the quiet run that just ended and changed before it
-      // served as many queries as were waited for doubles the wait (up to 2^DIR_BACKOFF_MAX times);
-      // one that served them resets it. A tree that changes just after each build stops paying for it.
-      this.dirBackoff = this.backoffAfterChange();
-      this.quietVersion = this.version;
-      this.quiet = 1;
-    } else if (++this.quiet >= directoryWait(this.count, this.dirBackoff) && this.buildDirectory()) {
-      return this.firstIndexOf(start, last);
     }
-    return this.descend(start, last);
+    this.keptScanned(passed);
+    return NIL;
   }
 
-  // With the directory current: the cursor to scan from for a query starting at `start`, NIL to
-  // descend, or NONE when nothing ends at or after start. Counts the query.
+  // After a query through the directory passed `passed` entries that end before its start: a kept
+  // directory bounds no scan, so a bucket whose scan passed too many descends from now on.
+  private keptScanned(passed: number): void {
+    if (passed > KEPT_MAX_SCAN && this.dirVersion !== this.version) this.dir[this.dirBucket] = NIL;
+  }
+
+  // Where a query starting at `start` scans from: a cursor, NIL to descend from the root, or NONE when
+  // nothing ends at or after start. Counts the query, and builds the directory when that is due: after
+  // (size / 2 + 16) << dirBackoff queries without one (changes or not), when a kept one ran out of
+  // changes after serving its queries, or when a kept one has answered as many queries in a row
+  // without a change (it is exact again then).
   private directoryCursor(start: number): number {
-    this.quiet++;
+    if (this.count === 0) return NONE;
+    if (this.dirVersion !== this.version) {
+      if (this.quietVersion !== this.version) {
+        this.quietVersion = this.version;
+        this.quiet = 0;
+      }
+      const wait = directoryWait(this.count, this.dirBackoff);
+      if (
+        this.dirKept
+          ? this.dirDue || ++this.quiet >= wait
+          : ++this.asked >= wait && this.declinedVersion !== this.version
+      ) {
+        if (!this.buildDirectory()) return NIL;
+      } else if (!this.dirKept) {
+        return NIL;
+      }
+    }
+    this.served++;
     if (start > this.dirHi) return NONE;
-    return this.dir[directoryBucket(this.dirSeg, this.dirSegs, start)]!;
+    const b = directoryBucket(this.dirSeg, this.dirSegs, start);
+    const c = this.dir[b]!;
+    if (c === NIL || this.dirVersion === this.version) return c;
+    // Kept: the leaf the bucket names (or the one it was redirected to), from its first entry once it
+    // changed.
+    this.dirBucket = b;
+    let leaf = c >> LEAF_BITS;
+    const redirect = this.keptRedirect;
+    for (let r = redirect[leaf]!; r !== NIL; r = redirect[leaf]!) leaf = r;
+    return this.keptChanged[leaf] ? leaf * LEAF_CAP : c;
   }
 
   // First entry intersecting [start, last] by the descent from the root, or NIL (tree not empty).
@@ -592,12 +723,6 @@ export class IntervalTree<T> {
     // O(1): everything starts after last (leaf 0 is leftmost).
     if (this.lStart[0]! > last) return NIL;
     return this.subtreeFirst(this.root, this.height, start, last);
-  }
-
-  // The backoff for a quiet run that starts after a change (see firstIndexOf).
-  private backoffAfterChange(): number {
-    if (this.dirVersion !== this.quietVersion) return this.dirBackoff;
-    return this.quiet < 2 * this.dirWait ? Math.min(this.dirBackoff + 1, DIR_BACKOFF_MAX) : 0;
   }
 
   /**
@@ -698,8 +823,9 @@ export class IntervalTree<T> {
         }
       }
       if (crowded * 4 > m) {
+        this.dropDirectory();
         this.dir = NO_DIR;
-        this.quiet = Number.NEGATIVE_INFINITY;
+        this.declinedVersion = this.version;
         return false;
       }
     }
@@ -709,7 +835,21 @@ export class IntervalTree<T> {
     this.dirSegs = segs;
     this.dirHi = hi;
     this.dirVersion = this.version;
-    this.dirWait = this.quiet;
+    this.dirWait = directoryWait(m, this.dirBackoff);
+    this.served = 0;
+    // Kept from now on: no leaf changed or redirected yet, and leaves freed meanwhile can be reused.
+    this.dirKept = true;
+    this.dirDue = false;
+    this.keptUpdates = 0;
+    for (const leaf of this.keptLimbo) this.leafFree.push(leaf);
+    this.keptLimbo = [];
+    const leaves = this.lCount.length;
+    if (this.keptChanged.length === leaves) this.keptChanged.fill(0);
+    else {
+      this.keptChanged = new Uint8Array(leaves);
+      this.keptRedirect = new Int32Array(leaves);
+    }
+    this.keptRedirect.fill(NIL);
     return true;
   }
 
@@ -891,6 +1031,12 @@ export class IntervalTree<T> {
       this.lParent = growI32(this.lParent, cap, NIL);
       this.lPos = growI32(this.lPos, cap);
       this.lNext = growI32(this.lNext, cap, NIL);
+      if (this.dirKept) {
+        const changed = new Uint8Array(cap);
+        changed.set(this.keptChanged);
+        this.keptChanged = changed;
+        this.keptRedirect = growI32(this.keptRedirect, cap, NIL);
+      }
     }
     return this.leafUsed++;
   }
@@ -899,7 +1045,8 @@ export class IntervalTree<T> {
     this.lCount[leaf] = 0;
     this.lParent[leaf] = NIL;
     this.lNext[leaf] = NIL;
-    this.leafFree.push(leaf);
+    if (this.dirKept) this.keptLimbo.push(leaf);
+    else this.leafFree.push(leaf);
   }
 
   private allocInner(): number {
@@ -932,6 +1079,7 @@ export class IntervalTree<T> {
    * handle hints go stale and handles fall back to the search by (start, seq).
    */
   private compact(): void {
+    if (this.dirKept) this.dropDirectory(); // its leaves in limbo become free, to be renumbered
     const oldLeafCount = this.lCount;
     const liveLeaves = this.leafUsed - this.leafFree.length;
     const liveInner = this.innerUsed - this.innerFree.length;
@@ -1026,7 +1174,9 @@ export class IntervalTree<T> {
     this.iHeight = iHeight;
     this.innerUsed = liveInner;
     this.innerFree = [];
-    this.dir = NO_DIR; // stale since the removal that got here; its memory goes back too
+    this.keptChanged = NO_FLAGS;
+    this.keptRedirect = NO_DIR;
+    this.dir = NO_DIR; // its cursors name the old leaves; its memory goes back too
   }
 
   // ---- augmentation upkeep ----
@@ -1091,6 +1241,10 @@ export class IntervalTree<T> {
       // rightmost leaf, so ascending inserts leave leaves 3/4 full), then insert into the half that
       // covers `at`.
       const right = this.allocLeaf();
+      if (this.dirKept) {
+        this.keptChanged[leaf] = 1;
+        this.keptChanged[right] = 1;
+      }
       const keep = at === lb + LEAF_CAP && this.lNext[leaf] === NIL ? LEAF_CAP - LEAF_MIN : LEAF_CAP / 2;
       this.moveEntries(leaf, lb + keep, right, right * LEAF_CAP, LEAF_CAP - keep);
       this.clearValues(lb + keep, lb + LEAF_CAP);
@@ -1304,6 +1458,13 @@ export class IntervalTree<T> {
     const rb = right * LEAF_CAP;
     const nl = this.lCount[left]!;
     const nr = this.lCount[right]!;
+    if (this.dirKept) {
+      // Entries that move from the right leaf into the left one now lie before where the right
+      // leaf's buckets scan from: those scan from the left leaf's first entry instead.
+      this.keptChanged[left] = 1;
+      this.keptChanged[right] = 1;
+      if (nl + nr <= LEAF_MERGE || nl < (nl + nr) >> 1) this.keptRedirect[right] = left;
+    }
     if (nl + nr <= LEAF_MERGE) {
       this.moveEntries(right, rb, left, lb + nl, nr);
       this.clearValues(rb, rb + nr);
@@ -1490,8 +1651,12 @@ export const INTERVAL_TREE_LAYOUT = {
   innerCap: INNER_CAP,
   innerMin: INNER_MIN,
   dirMaxScan: DIR_MAX_SCAN,
-  /** Queries in a row without a change that build the key directory of a tree of `size`. */
+  /** Queries that build the key directory of a tree of `size` (none yet, or a kept one, in a row). */
   dirQuiet: (size: number) => directoryWait(size, 0),
+  /** Changes a kept directory of a tree of `size` goes through before it is rebuilt or dropped. */
+  keptBudget: (size: number) => KEPT_BUDGET * size + KEPT_SLACK,
+  keptMaxScan: KEPT_MAX_SCAN,
+  keptMaxWalk: KEPT_MAX_WALK,
 } as const;
 
 /** @internal Shape figures of a tree, for tests and the bench: height and node counts. */
@@ -1503,28 +1668,25 @@ export function intervalTreeShape<T>(tree: IntervalTree<T>): {
   leafCapacity: number;
   innerCapacity: number;
   /**
-   * The key directory: "current" (queries use it), "declined" (keys cluster; no build before the next
-   * change), or "none" (stale or never built).
+   * The key directory: "current" (exact: the tree has not changed since its build), "kept" (kept
+   * through changes since), "declined" (keys cluster; no build before the next change), or "none".
    */
-  directory: "current" | "declined" | "none";
-  /** Buckets the directory's array holds (a stale one is kept for reuse until a compaction). */
+  directory: "current" | "kept" | "declined" | "none";
+  /** Buckets the directory's array holds (a dropped one is kept for reuse until a compaction). */
   directoryBuckets: number;
-  /** Segments the current directory splits the keys into (0 when it is not current). */
+  /** Segments the directory splits the keys into (0 when there is none). */
   directorySegments: number;
-  /** Quiet queries the next build waits for: (size / 2 + 16) times 1, 2, 4, 8 or 16 (backoff). */
+  /** Queries the next build waits for: (size / 2 + 16) times 1, 2, 4, 8 or 16 (backoff). */
   directoryWait: number;
 } {
   const current = tree["dirVersion"] === tree["version"];
-  const declined =
-    !current && tree["quietVersion"] === tree["version"] && tree["quiet"] === Number.NEGATIVE_INFINITY;
+  const kept = tree["dirKept"];
+  const declined = !kept && tree["declinedVersion"] === tree["version"];
   return {
-    directory: current ? "current" : declined ? "declined" : "none",
+    directory: current ? "current" : kept ? "kept" : declined ? "declined" : "none",
     directoryBuckets: tree["dir"].length,
-    directorySegments: current ? tree["dirSegs"] : 0,
-    directoryWait: directoryWait(
-      tree.size,
-      tree["quietVersion"] === tree["version"] ? tree["dirBackoff"] : tree["backoffAfterChange"](),
-    ),
+    directorySegments: kept ? tree["dirSegs"] : 0,
+    directoryWait: directoryWait(tree.size, tree["dirBackoff"]),
     height: tree["height"],
     leaves: tree["leafUsed"] - tree["leafFree"].length,
     innerNodes: tree["innerUsed"] - tree["innerFree"].length,
@@ -1572,9 +1734,13 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
     version: number;
     dir: Int32Array;
     dirVersion: number;
+    dirKept: boolean;
     dirSeg: Float64Array;
     dirSegs: number;
     dirHi: number;
+    keptChanged: Uint8Array;
+    keptRedirect: Int32Array;
+    keptLimbo: number[];
   };
   const fail = (msg: string): never => {
     throw new Error(`interval tree invariant violated: ${msg}`);
@@ -1669,11 +1835,85 @@ export function checkIntervalTree<T>(tree: IntervalTree<T>): void {
     // A handle's cursor hint may point into a freed leaf: only a count of 0 makes that harmless.
     if (t.lCount[n] !== 0) fail(`free leaf ${n} counts ${t.lCount[n]} entries`);
   }
+  if (t.keptLimbo.length > 0 && !t.dirKept)
+    fail(`${t.keptLimbo.length} leaves in limbo without a kept directory`);
+  for (const n of t.keptLimbo) {
+    if (seenLeaf[n] || t.leafFree.includes(n)) fail(`leaf ${n} is in limbo and in the tree or free`);
+    if (t.lCount[n] !== 0) fail(`leaf ${n} in limbo counts ${t.lCount[n]} entries`);
+  }
   for (const n of t.innerFree) if (seenInner[n]) fail(`inner node ${n} is free and in the tree`);
-  if (leaves.length + t.leafFree.length !== t.leafUsed) fail("a leaf is neither in the tree nor free");
+  if (leaves.length + t.leafFree.length + t.keptLimbo.length !== t.leafUsed)
+    fail("a leaf is neither in the tree nor free");
   const inner = seenInner.reduce((a, b) => a + b, 0);
   if (inner + t.innerFree.length !== t.innerUsed) fail("an inner node is neither in the tree nor free");
   if (t.dirVersion === t.version) checkDirectory(t, leaves, fail);
+  else if (t.dirKept) checkKept(t, leaves, seenLeaf, fail);
+}
+
+/**
+ * A kept directory: every bucket's queries scan from a live entry (or a live leaf's first), before
+ * which every entry ends before the bucket's least key, and where they scan from moves forward in
+ * order from bucket to bucket (insert's upkeep relies on that). Redirects lead to live leaves.
+ */
+function checkKept(
+  t: {
+    lStart: Float64Array;
+    lLast: Float64Array;
+    lCount: Int32Array;
+    leafUsed: number;
+    dir: Int32Array;
+    dirSeg: Float64Array;
+    dirSegs: number;
+    dirHi: number;
+    keptChanged: Uint8Array;
+    keptRedirect: Int32Array;
+  },
+  leaves: number[],
+  seenLeaf: Uint8Array,
+  fail: (msg: string) => never,
+): void {
+  const cap = t.lCount.length;
+  if (t.keptChanged.length !== cap || t.keptRedirect.length !== cap)
+    fail(`kept directory flags for ${t.keptChanged.length} and ${t.keptRedirect.length} of ${cap} leaves`);
+  // Rank of every live cursor, and the greatest last before each rank.
+  const rank = new Map<number, number>();
+  const before: number[] = [];
+  let pm = -1;
+  for (const n of leaves) {
+    for (let j = n * LEAF_CAP; j < n * LEAF_CAP + t.lCount[n]!; j++) {
+      rank.set(j, before.length);
+      before.push(pm);
+      pm = Math.max(pm, t.lLast[j]!);
+    }
+  }
+  if (t.dirHi < pm) fail(`the kept directory reaches ${t.dirHi}, short of the greatest last ${pm}`);
+  const segs = t.dirSegs;
+  const buckets = t.dirSeg[(segs - 1) * SEG_FIELDS + 2]! + t.dirSeg[(segs - 1) * SEG_FIELDS + 3]! + 1;
+  if (buckets > t.dir.length) fail(`the kept directory maps keys to ${buckets} of ${t.dir.length} buckets`);
+  let prev = -1;
+  for (let b = 0; b < buckets; b++) {
+    const c = t.dir[b]!;
+    if (c === NIL) continue;
+    let leaf = c >> LEAF_BITS;
+    for (let hops = 0; t.keptRedirect[leaf] !== NIL; hops++) {
+      if (hops > t.leafUsed) fail(`kept directory redirects from leaf ${c >> LEAF_BITS} loop`);
+      leaf = t.keptRedirect[leaf]!;
+    }
+    if (leaf >= t.leafUsed || !seenLeaf[leaf])
+      fail(`kept directory bucket ${b} leads to leaf ${leaf}, not in the tree`);
+    const from = t.keptChanged[leaf] ? leaf * LEAF_CAP : c;
+    const r = rank.get(from);
+    if (r === undefined) {
+      if (t.lCount[leaf] === 0 && leaves.length === 1) continue; // an empty tree
+      fail(`kept directory bucket ${b} scans from ${from}, not a live cursor`);
+    }
+    if (r < prev)
+      fail(`kept directory bucket ${b} scans from rank ${r}, before the bucket below it (${prev})`);
+    prev = r;
+    const reach = before[r]!;
+    if (reach >= 0 && directoryBucket(t.dirSeg, segs, reach) >= b)
+      fail(`kept directory bucket ${b} scans from rank ${r}, past an entry ending at ${reach}`);
+  }
 }
 
 /**

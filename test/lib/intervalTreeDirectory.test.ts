@@ -25,7 +25,7 @@ import {
   walkIndex,
 } from "./intervalModel.js";
 
-const { dirQuiet, dirMaxScan } = INTERVAL_TREE_LAYOUT;
+const { dirQuiet, dirMaxScan, keptBudget, keptMaxScan, keptMaxWalk } = INTERVAL_TREE_LAYOUT;
 
 /** Runs exactly the quiet queries the next build waits for (random stabs that leave no trace). */
 function quietRun(tree: IntervalTree<number>, rng: Rng, lo: number, hi: number): void {
@@ -132,7 +132,7 @@ describe("IntervalTree key directory", () => {
     });
   }
 
-  it("is stale after an insert or a remove: queries descend until the next quiet run (seed 77)", () => {
+  it("is kept through inserts and removes, answering like the model, and exact again after a quiet run (seed 77)", () => {
     const rng = new Rng(77);
     const ks = SPACES[1]!;
     const tree = new IntervalTree<number>();
@@ -140,11 +140,13 @@ describe("IntervalTree key directory", () => {
     fill(tree, model, rng, ks, 2000, true);
     quietRun(tree, rng, ks.lo, ks.hi);
     expect(intervalTreeShape(tree).directory).toBe("current");
-    // An insert far past every last: the old directory's range would miss it.
+    // An insert far past every last: the buckets only reached it through the greatest key's.
     model.add(MAX - 5, MAX, -1, tree.insert(MAX - 5, MAX, -1));
-    expect(intervalTreeShape(tree).directory).toBe("none");
+    expect(intervalTreeShape(tree).directory).toBe("kept");
+    checkIntervalTree(tree);
     compare(tree, model, MAX - 3, MAX - 3);
     compare(tree, model, 0, MAX);
+    expect(intervalTreeShape(tree).directory).toBe("kept");
     quietRun(tree, rng, ks.lo, ks.hi);
     expect(intervalTreeShape(tree).directory).toBe("current");
     checkIntervalTree(tree);
@@ -152,20 +154,176 @@ describe("IntervalTree key directory", () => {
     // A remove of the entry at the greatest last, then of the least start.
     tree.remove(model.entries.at(-1)!.handle);
     model.removeAt(model.entries.length - 1);
-    expect(intervalTreeShape(tree).directory).toBe("none");
-    quietRun(tree, rng, ks.lo, ks.hi);
-    checkIntervalTree(tree);
+    expect(intervalTreeShape(tree).directory).toBe("kept");
     expect(tree.search(MAX - 3, MAX - 3)).toEqual([]);
     const least = model.sorted()[0]!;
     tree.remove(least.handle);
     model.removeAt(model.entries.indexOf(least));
-    quietRun(tree, rng, ks.lo, ks.hi);
-    expect(intervalTreeShape(tree).directory).toBe("current");
     checkIntervalTree(tree);
     {
       const check = answers(tree, model);
       for (const [qs, ql] of edgeQueries(model, rng, ks)) check(qs, ql);
     }
+    // As many queries in a row as a build waits for: rebuilt, exact again.
+    expect(intervalTreeShape(tree).directory).toBe("current");
+    tree.remove(model.entries[0]!.handle);
+    model.removeAt(0);
+    expect(intervalTreeShape(tree).directory).toBe("kept");
+    // Changes between every query: still kept, and right at every bucket edge.
+    for (let round = 0; round < 300; round++) {
+      const i = rng.int(model.entries.length);
+      tree.remove(model.entries[i]!.handle);
+      model.removeAt(i);
+      fill(tree, model, rng, ks, 1, true);
+      const [qs, ql] = randomInterval(rng, ks);
+      compare(tree, model, qs, ql);
+    }
+    expect(intervalTreeShape(tree).directory).toBe("kept");
+    checkIntervalTree(tree);
+  });
+
+  const keptRuns: [number, KeySpace, number, boolean][] = [
+    [71, SPACES[0]!, 200, false],
+    [72, SPACES[1]!, 3000, true],
+    [73, SPACES[1]!, 3000, false],
+    [74, SPACES[2]!, 2000, true],
+    [75, SPACES[3]!, 2000, false],
+  ];
+  for (const [seed, ks, n, short] of keptRuns) {
+    it(`answers like the model through a kept directory while ${n} ${short ? "short" : "mixed"} intervals in ${ks.name} change between queries (seed ${seed})`, () => {
+      const rng = new Rng(seed);
+      const tree = new IntervalTree<number>();
+      const model = new Model();
+      fill(tree, model, rng, ks, n, short);
+      quietRun(tree, rng, ks.lo, ks.hi);
+      expect(intervalTreeShape(tree).directory).not.toBe("none");
+      let kept = 0;
+      // Phases: changes and queries mixed, mostly changes (the tree shrinks, leaves merge and borrow,
+      // then grows back, leaves split), mostly queries.
+      for (let op = 0; op < 6000; op++) {
+        const phase = Math.floor(op / 2000) % 3;
+        const pQuery = phase === 0 ? 0.5 : phase === 1 ? 0.1 : 0.9;
+        const r = rng.next();
+        if (r < pQuery) {
+          if (intervalTreeShape(tree).directory === "kept") kept++;
+          const [qs, ql] = rng.chance(0.5) ? randomInterval(rng, ks) : [uniform(rng, ks.lo, ks.hi), 0];
+          const q: [number, number] = ql === 0 ? [qs, qs] : [qs, ql];
+          const want = model.overlapping(q[0], q[1]);
+          same(tree.search(q[0], q[1]), want);
+          same(walkIndex(tree, q[0], q[1]), want);
+        } else if (
+          model.entries.length > 0 &&
+          (rng.chance(op % 4000 < 2000 ? 0.6 : 0.4) || model.entries.length > 2 * n)
+        ) {
+          const i = rng.int(model.entries.length);
+          tree.remove(model.entries[i]!.handle);
+          model.removeAt(i);
+        } else {
+          fill(tree, model, rng, ks, 1, short);
+        }
+        if (op % 1000 === 999) checkIntervalTree(tree);
+      }
+      expect(kept).toBeGreaterThan(500);
+      checkIntervalTree(tree);
+      compare(tree, model, 0, MAX);
+    });
+  }
+
+  it("redirects the buckets of a leaf that merged or lent entries leftward, and reuses no freed leaf before the next build (seed 76)", () => {
+    const rng = new Rng(76);
+    const ks = SPACES[1]!;
+    const tree = new IntervalTree<number>();
+    const model = new Model();
+    fill(tree, model, rng, ks, 3000, true);
+    quietRun(tree, rng, ks.lo, ks.hi);
+    const shape = () => tree as unknown as { keptRedirect: Int32Array; keptLimbo: number[] };
+    // Remove a run of neighbours in key order: their leaves underflow and merge or borrow.
+    const sorted = model.sorted();
+    for (const e of sorted.slice(1000, 1600)) {
+      tree.remove(e.handle);
+      model.removeAt(model.entries.indexOf(e));
+    }
+    expect(intervalTreeShape(tree).directory).toBe("kept");
+    expect([...shape().keptRedirect].filter((r) => r !== -1).length).toBeGreaterThan(0);
+    const limbo = shape().keptLimbo.length;
+    expect(limbo).toBeGreaterThan(0);
+    checkIntervalTree(tree);
+    // Inserts split leaves: new ones come from the pool, not from limbo.
+    // (Below the gap: an insert into it would reach back over its hundreds of buckets, and drop the
+    // directory.)
+    const used = intervalTreeShape(tree).leaves;
+    const below = sorted[1000]!.start - 2 * ks.maxLen;
+    for (let i = 0; i < 1000; i++) {
+      const a = uniform(rng, 0, below);
+      const l = a + uniform(rng, 0, ks.maxLen);
+      model.add(a, l, 10_000 + i, tree.insert(a, l, 10_000 + i));
+    }
+    expect(shape().keptLimbo.length).toBe(limbo);
+    expect(intervalTreeShape(tree).leaves).toBeGreaterThan(used);
+    checkIntervalTree(tree);
+    const check = answers(tree, model);
+    for (const [qs, ql] of edgeQueries(model, rng, ks).slice(0, 300)) check(qs, ql);
+    expect(intervalTreeShape(tree).directory).toBe("kept");
+    quietRun(tree, rng, ks.lo, ks.hi);
+    expect(intervalTreeShape(tree).directory).toBe("current");
+    expect(shape().keptLimbo.length).toBe(0);
+    checkIntervalTree(tree);
+  });
+
+  it("drops a kept directory for an interval reaching back over more than keptMaxWalk buckets, and builds it again later (seed 86)", () => {
+    const rng = new Rng(86);
+    const ks = SPACES[1]!;
+    const tree = new IntervalTree<number>();
+    const model = new Model();
+    fill(tree, model, rng, ks, 2000, true);
+    quietRun(tree, rng, ks.lo, ks.hi);
+    expect(keptMaxWalk).toBeGreaterThan(0);
+    model.add(100, 900_000, -1, tree.insert(100, 900_000, -1));
+    expect(intervalTreeShape(tree).directory).toBe("none");
+    checkIntervalTree(tree);
+    quietRun(tree, rng, ks.lo, ks.hi);
+    expect(intervalTreeShape(tree).directory).toBe("current");
+    const check = answers(tree, model);
+    for (const [qs, ql] of edgeQueries(model, rng, ks)) check(qs, ql);
+  });
+
+  it("makes a bucket descend once a query through the kept directory passes more than keptMaxScan entries (seed 87)", () => {
+    const rng = new Rng(87);
+    const ks = SPACES[1]!;
+    const tree = new IntervalTree<number>();
+    const model = new Model();
+    fill(tree, model, rng, ks, 2000, true);
+    quietRun(tree, rng, ks.lo, ks.hi);
+    const nilBefore = nilBuckets(tree);
+    // 400 one-key intervals inside one bucket (a bucket spans about 500 keys here).
+    for (let i = 0; i < 400; i++)
+      model.add(600_000 + i, 600_000 + i, 5000 + i, tree.insert(600_000 + i, 600_000 + i, 5000 + i));
+    expect(intervalTreeShape(tree).directory).toBe("kept");
+    const want = model.overlapping(600_390, 600_390);
+    same(tree.search(600_390, 600_390), want);
+    expect(nilBuckets(tree)).toBe(nilBefore + 1);
+    same(tree.search(600_390, 600_390), want); // by the descent now
+    same(walkIndex(tree, 600_395, 600_395), model.overlapping(600_395, 600_395));
+    checkIntervalTree(tree);
+    expect(keptMaxScan).toBeGreaterThan(dirMaxScan);
+  });
+
+  it("checkIntervalTree catches a kept bucket that scans from past an entry its queries need", () => {
+    const rng = new Rng(89);
+    const tree = new IntervalTree<number>();
+    const model = new Model();
+    fill(tree, model, rng, SPACES[1]!, 1500, true);
+    quietRun(tree, rng, 0, 1e6);
+    fill(tree, model, rng, SPACES[1]!, 1, true);
+    expect(intervalTreeShape(tree).directory).toBe("kept");
+    checkIntervalTree(tree);
+    const dir = tree["dir" as keyof IntervalTree<number>] as unknown as Int32Array;
+    const b = dir.findIndex((c, i) => c !== -1 && i > 10 && dir[i + 1]! >> 5 !== c >> 5 && dir[i + 1] !== -1);
+    const saved = dir[b]!;
+    dir[b] = dir[b + 1]!; // a later leaf
+    expect(() => checkIntervalTree(tree)).toThrow(/kept directory bucket/);
+    dir[b] = saved;
+    checkIntervalTree(tree);
   });
 
   it("matches the model on fast-check op sequences with quiet runs between changes (seed 78)", () => {
@@ -355,16 +513,19 @@ describe("IntervalTree key directory", () => {
     checkIntervalTree(tree);
   });
 
-  it("waits twice as long after each build a change wasted, up to 16x, and back to size/2 + 16 once one pays (seed 85)", () => {
+  it("waits twice as long after each build that ran out of changes before serving its wait, up to 16x, and back to size/2 + 16 once one pays (seed 85)", () => {
     const rng = new Rng(85);
     const tree = new IntervalTree<number>();
     const model = new Model();
     fill(tree, model, rng, SPACES[1]!, 2000, true);
     const base = dirQuiet(tree.size);
-    const churn = () => {
-      const e = model.entries.pop()!;
-      tree.remove(e.handle);
-      model.add(e.start, e.last, e.value, tree.insert(e.start, e.last, e.value));
+    const budget = keptBudget(tree.size);
+    const churn = (changes: number) => {
+      for (let c = 0; c < changes; c += 2) {
+        const e = model.entries.pop()!;
+        tree.remove(e.handle);
+        model.add(e.start, e.last, e.value, tree.insert(e.start, e.last, e.value));
+      }
     };
     expect(intervalTreeShape(tree).directoryWait).toBe(base);
     for (const factor of [1, 2, 4, 8, 16, 16]) {
@@ -378,17 +539,22 @@ describe("IntervalTree key directory", () => {
       expect(intervalTreeShape(tree).directory).toBe("none");
       tree.search(5, 5);
       expect(intervalTreeShape(tree).directory).toBe("current");
-      churn(); // wasted: it served one query
+      churn(budget);
+      expect(intervalTreeShape(tree).directory).toBe("kept");
+      churn(2); // past its budget, having served one query: dropped
+      expect(intervalTreeShape(tree).directory).toBe("none");
     }
-    // A directory that serves as many queries as it waited for resets the wait.
+    // A directory that serves as many queries as it waited for is rebuilt by the next query after
+    // its budget, and resets the wait.
     quietRun(tree, rng, 0, 1e6);
+    expect(intervalTreeShape(tree).directory).toBe("current");
     for (let q = 0; q < 16 * base; q++) {
       const p = rng.int(1e6);
       tree.search(p, p);
     }
-    churn();
-    expect(intervalTreeShape(tree).directoryWait).toBe(base);
-    quietRun(tree, rng, 0, 1e6);
+    churn(budget + 2);
+    expect(intervalTreeShape(tree)).toMatchObject({ directory: "kept", directoryWait: base });
+    tree.search(5, 5);
     expect(intervalTreeShape(tree).directory).toBe("current");
     checkIntervalTree(tree);
     const check = answers(tree, model);
