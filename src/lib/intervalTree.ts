@@ -45,7 +45,9 @@
 // queries as its build waited for is rebuilt by the next query; one that did not is dropped, and the
 // next build waits twice as long (up to 16x), so a tree that changes much more than it is queried
 // soon stops paying for builds and upkeep. A kept directory that answers as many queries in a row
-// as a build waits for is rebuilt, exact again. See "A directory kept through changes" in
+// as a build waits for is rebuilt, exact again; that wait doubles (up to 16x) after each build that
+// a change followed within fewer queries, so runs of queries just that long between changes do not
+// pay a build each. See "A directory kept through changes" in
 // docs/architecture.md.
 
 import { MmunError } from "./errno.js";
@@ -366,6 +368,8 @@ export class IntervalTree<T> {
   private quiet = 0;
   /** Builds wait (size / 2 + 16) << dirBackoff queries; dirWait is what the last build waited. */
   private dirBackoff = 0;
+  /** A kept directory is rebuilt after (size / 2 + 16) << quietBackoff queries in a row. */
+  private quietBackoff = 0;
   private dirWait = 0;
 
   constructor() {
@@ -383,6 +387,7 @@ export class IntervalTree<T> {
    */
   insert(start: number, last: number, value: T): IntervalTreeNode<T> {
     checkInterval("IntervalTree.insert", start, last);
+    if (this.dirVersion === this.version) this.endExact();
     const seq = this.nextSeq++;
     // Descend to the last child whose least start is <= start (equal starts go after the ones
     // stored), widening each child's subtree-last and prefix maxima on the way, as the kernel does.
@@ -431,6 +436,7 @@ export class IntervalTree<T> {
 
   private eraseAt(at: number): void {
     const leaf = at >> LEAF_BITS;
+    if (this.dirVersion === this.version) this.endExact();
     if (this.dirKept && this.keptChange()) this.keptChanged[leaf] = 1;
     const gone = this.lLast[at]!;
     const front = at === leaf * LEAF_CAP;
@@ -487,6 +493,16 @@ export class IntervalTree<T> {
     this.dirBackoff = Math.min(this.dirBackoff + 1, DIR_BACKOFF_MAX);
     this.dropDirectory();
     return false;
+  }
+
+  // The first change after a build. A build that a change follows before it served as many queries as
+  // a build waits for at the least doubles the wait of the next rebuild of the kept directory by a
+  // quiet run, up to 16x, so queries in runs just that long with a change between them do not pay
+  // a build each; one that served twice that resets the wait.
+  private endExact(): void {
+    const base = directoryWait(this.count, 0);
+    if (this.served < base) this.quietBackoff = Math.min(this.quietBackoff + 1, DIR_BACKOFF_MAX);
+    else if (this.served >= 2 * base) this.quietBackoff = 0;
   }
 
   // Drops the kept directory (the array stays for reuse); queries descend until the next build.
@@ -693,11 +709,11 @@ export class IntervalTree<T> {
         this.quietVersion = this.version;
         this.quiet = 0;
       }
-      const wait = directoryWait(this.count, this.dirBackoff);
       if (
         this.dirKept
-          ? this.dirDue || ++this.quiet >= wait
-          : ++this.asked >= wait && this.declinedVersion !== this.version
+          ? this.dirDue || ++this.quiet >= directoryWait(this.count, this.quietBackoff)
+          : ++this.asked >= directoryWait(this.count, this.dirBackoff) &&
+            this.declinedVersion !== this.version
       ) {
         if (!this.buildDirectory()) return NIL;
       } else if (!this.dirKept) {
@@ -1676,7 +1692,10 @@ export function intervalTreeShape<T>(tree: IntervalTree<T>): {
   directoryBuckets: number;
   /** Segments the directory splits the keys into (0 when there is none). */
   directorySegments: number;
-  /** Queries the next build waits for: (size / 2 + 16) times 1, 2, 4, 8 or 16 (backoff). */
+  /**
+   * Queries the next build waits for: (size / 2 + 16) times 1, 2, 4, 8 or 16 (backoff); in a row
+   * without a change for a kept directory.
+   */
   directoryWait: number;
 } {
   const current = tree["dirVersion"] === tree["version"];
@@ -1686,7 +1705,7 @@ export function intervalTreeShape<T>(tree: IntervalTree<T>): {
     directory: current ? "current" : kept ? "kept" : declined ? "declined" : "none",
     directoryBuckets: tree["dir"].length,
     directorySegments: kept ? tree["dirSegs"] : 0,
-    directoryWait: directoryWait(tree.size, tree["dirBackoff"]),
+    directoryWait: directoryWait(tree.size, kept ? tree["quietBackoff"] : tree["dirBackoff"]),
     height: tree["height"],
     leaves: tree["leafUsed"] - tree["leafFree"].length,
     innerNodes: tree["innerUsed"] - tree["innerFree"].length,

@@ -561,6 +561,38 @@ describe("IntervalTree key directory", () => {
     for (let q = 0; q < 500; q++) check(...randomInterval(rng, SPACES[1]!));
   });
 
+  it("doubles the quiet run that makes a kept directory exact after each build a change follows too soon, up to 16x, and resets it once one serves twice size/2 + 16 (seed 90)", () => {
+    const rng = new Rng(90);
+    const tree = new IntervalTree<number>();
+    const model = new Model();
+    fill(tree, model, rng, SPACES[1]!, 2000, true);
+    const base = dirQuiet(tree.size);
+    const change = () => {
+      const e = model.entries.pop()!;
+      tree.remove(e.handle);
+      model.add(e.start, e.last, e.value, tree.insert(e.start, e.last, e.value));
+    };
+    quietRun(tree, rng, 0, 1e6);
+    expect(intervalTreeShape(tree).directory).toBe("current");
+    for (const factor of [2, 4, 8, 16, 16]) {
+      change(); // the build served one query: wasted
+      expect(intervalTreeShape(tree)).toMatchObject({ directory: "kept", directoryWait: base * factor });
+      for (let q = base * factor - 1; q > 0; q--) {
+        const p = rng.int(1e6);
+        tree.search(p, p + 10);
+      }
+      expect(intervalTreeShape(tree).directory).toBe("kept");
+      tree.search(5, 5);
+      expect(intervalTreeShape(tree).directory).toBe("current");
+    }
+    for (let q = 0; q < 2 * base; q++) tree.search(rng.int(1e6), 1e6);
+    change();
+    expect(intervalTreeShape(tree)).toMatchObject({ directory: "kept", directoryWait: base });
+    checkIntervalTree(tree);
+    const check = answers(tree, model);
+    for (let q = 0; q < 300; q++) check(...randomInterval(rng, SPACES[1]!));
+  });
+
   it("gives its memory back when a shrinking tree compacts its pools (seed 83)", () => {
     const rng = new Rng(83);
     const tree = new IntervalTree<number>();
