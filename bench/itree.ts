@@ -27,10 +27,10 @@
 // against the fastest peer, beside ours. Our tree's key directory is not comparison-based: once built
 // it answers below that floor.
 //
-// Each round runs the query rows, then the mixed rows, which change the tree: the first size/2 + 16
-// queries of the next round descend from the root until the key directory is built again. At 10^6
-// that is a good part of the "stab" row's time (it comes first); the rows after it run with the
-// directory.
+// Each round runs the query rows, then the mixed rows, which change the tree: the queries of the next
+// round first run on the directory kept through those changes, until a quiet run rebuilds it exact.
+// At 10^6 that is a good part of the "stab" row's time (it comes first); the rows after it run with
+// the exact directory.
 // Each workload is measured in ROUNDS rounds and the best round counts: the machine may be shared,
 // and other processes only ever slow a round down. Whole-tree workloads that take seconds per call
 // (peers' builds at 10^6) run once.
