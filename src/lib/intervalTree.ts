@@ -47,8 +47,7 @@
 // soon stops paying for builds and upkeep. A kept directory that answers as many queries in a row
 // as a build waits for is rebuilt, exact again; that wait doubles (up to 16x) after each build that
 // a change followed within fewer queries, so runs of queries just that long between changes do not
-// pay a build each. See "A directory kept through changes" in
-// docs/architecture.md.
+// pay a build each. See "Kept through changes" under the key directory in docs/architecture.md.
 
 import { MmunError } from "./errno.js";
 
@@ -463,7 +462,6 @@ export class IntervalTree<T> {
     if (last > this.dirHi) this.dirHi = last;
     const dir = this.dir;
     const lStart = this.lStart;
-    const redirect = this.keptRedirect;
     let steps = 0;
     for (let b = directoryBucket(this.dirSeg, this.dirSegs, last); b >= 0; b--) {
       if (++steps > KEPT_MAX_WALK) {
@@ -472,8 +470,7 @@ export class IntervalTree<T> {
       }
       const c = dir[b]!;
       if (c === NIL) continue;
-      let from = c >> LEAF_BITS;
-      for (let r = redirect[from]!; r !== NIL; r = redirect[from]!) from = r;
+      const from = this.keptLeaf(c >> LEAF_BITS);
       // A leaf after the new entry's starts after it (equal starts sort the new entry last).
       if (lStart[from * LEAF_CAP]! <= start) return;
       dir[b] = leaf * LEAF_CAP;
@@ -728,10 +725,15 @@ export class IntervalTree<T> {
     // Kept: the leaf the bucket names (or the one it was redirected to), from its first entry once it
     // changed.
     this.dirBucket = b;
-    let leaf = c >> LEAF_BITS;
+    const leaf = this.keptLeaf(c >> LEAF_BITS);
+    return this.keptChanged[leaf] ? leaf * LEAF_CAP : c;
+  }
+
+  // The leaf a kept bucket naming `leaf` scans from: `leaf`, or the end of its chain of redirects.
+  private keptLeaf(leaf: number): number {
     const redirect = this.keptRedirect;
     for (let r = redirect[leaf]!; r !== NIL; r = redirect[leaf]!) leaf = r;
-    return this.keptChanged[leaf] ? leaf * LEAF_CAP : c;
+    return leaf;
   }
 
   // First entry intersecting [start, last] by the descent from the root, or NIL (tree not empty).
