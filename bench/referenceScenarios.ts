@@ -1,15 +1,15 @@
 // Scenarios the explorer benchmark runs (in a module of their own so worker threads can load them).
 
 import { defineScenario } from "../src/explore/scenario.js";
-import type { Kernel } from "../src/sync/kernel.js";
 import type { Mutex } from "../src/sync/mutex.js";
+import type { SyncKernel } from "../src/sync/syncKernel.js";
 
 /** n tasks, each taking and releasing one shared mutex `pairs` times. */
 export function lockPairs(tasks: number, pairs = 10) {
   return defineScenario({
     name: `bench/lock-pairs-${tasks}x${pairs}`,
     description: `${tasks} tasks x ${pairs} lock/unlock pairs on one mutex`,
-    setup: (k: Kernel) => ({ m: k.mutex("m") }),
+    setup: (k: SyncKernel) => ({ m: k.mutex("m") }),
     tasks: Object.fromEntries(
       Array.from({ length: tasks }, (_, i) => [
         `t${i}`,

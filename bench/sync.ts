@@ -3,9 +3,9 @@
 
 import { Mutex as AsyncMutex } from "async-mutex";
 import fc from "fast-check";
-import { RandomStrategy } from "../src/explore/strategies/random.js";
-import type { Strategy } from "../src/sync/controlledScheduler.js";
-import { Kernel } from "../src/sync/kernel.js";
+import { RandomChooser } from "../src/explore/strategies/random.js";
+import type { Chooser } from "../src/sync/controlledScheduler.js";
+import { SyncKernel } from "../src/sync/syncKernel.js";
 import { fmt, fmtRatio, gc, printTable } from "./harness.js";
 
 /** Runs `body` (which performs `ops` operations) `rounds` times; returns the median ns per operation. */
@@ -23,14 +23,14 @@ async function timeOps(ops: number, body: () => Promise<void> | void, rounds = 7
 }
 
 /** Runs `fn` as the only task of a fresh direct kernel. */
-async function inTask(fn: (k: Kernel) => Promise<void>, lockdep = false): Promise<void> {
-  const k = new Kernel({ lockdep });
+async function inTask(fn: (k: SyncKernel) => Promise<void>, lockdep = false): Promise<void> {
+  const k = new SyncKernel({ lockdep });
   k.spawn("bench", () => fn(k));
   await k.run();
 }
 
 /** A strategy that never switches away from the running task (measures a point without a switch). */
-const keepRunning: Strategy = {
+const keepRunning: Chooser = {
   choose: (enabled, current) => {
     return Math.max(0, current === null ? -1 : enabled.indexOf(current));
   },
@@ -106,10 +106,8 @@ async function pingPongPromises(N: number): Promise<number> {
 const pingPong = (runtime: "direct" | "controlled") => (N: number) => {
   const rounds = N / 20;
   return timeOps(rounds, async () => {
-    const k = new Kernel(
-      runtime === "direct"
-        ? { lockdep: false }
-        : { runtime, strategy: new RandomStrategy(1), lockdep: false },
+    const k = new SyncKernel(
+      runtime === "direct" ? { lockdep: false } : { runtime, chooser: new RandomChooser(1), lockdep: false },
     );
     const wq = k.waitQueue("wq");
     let turn = 0;
@@ -127,10 +125,10 @@ const pingPong = (runtime: "direct" | "controlled") => (N: number) => {
   });
 };
 
-const points = (strategy: () => Strategy) => (N: number) => {
+const points = (strategy: () => Chooser) => (N: number) => {
   const P = N / 10;
   return timeOps(P, async () => {
-    const k = new Kernel({ runtime: "controlled", strategy: strategy(), lockdep: false });
+    const k = new SyncKernel({ runtime: "controlled", chooser: strategy(), lockdep: false });
     for (const name of ["a", "b"]) {
       k.spawn(name, async () => {
         for (let i = 0; i < P / 2; i++) await k.point();
@@ -202,7 +200,7 @@ const CASES: Record<string, Case> = {
     peer: "async-mutex",
     run: (N) =>
       timeOps(N, () => {
-        const k = new Kernel({ lockdep: false });
+        const k = new SyncKernel({ lockdep: false });
         const m = k.mutex("m");
         for (let i = 0; i < N; i++) {
           m.lock();
@@ -258,7 +256,7 @@ const CASES: Record<string, Case> = {
     runtime: "controlled, random switches",
     target: "< 300 ns",
     peer: "fc-point",
-    run: points(() => new RandomStrategy(7)),
+    run: points(() => new RandomChooser(7)),
   },
 };
 

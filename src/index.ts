@@ -20,9 +20,9 @@ export {
 } from "./explore/scenario.js";
 export { findScenario, isScenario, scenariosOf } from "./explore/scenarioModule.js";
 export { type DfsOptions, DfsSearch } from "./explore/strategies/dfs.js";
-export { PctSearch, PctStrategy } from "./explore/strategies/pct.js";
-export { RandomStrategy } from "./explore/strategies/random.js";
-export { ReplayStrategy } from "./explore/strategies/replay.js";
+export { PctChooser, PctSearch } from "./explore/strategies/pct.js";
+export { RandomChooser } from "./explore/strategies/random.js";
+export { ReplayChooser } from "./explore/strategies/replay.js";
 export { decodeToken, encodeToken } from "./explore/token.js";
 export {
   EAGAIN,
@@ -43,7 +43,7 @@ export {
 export { IntervalTree, IntervalTreeNode } from "./lib/intervalTree.js";
 export { Rng, type RngState } from "./lib/rng.js";
 export { defaultWarnSink, WarnLog, type WarnSink, warnOn } from "./lib/warn.js";
-// Address spaces and the root Kernel (the mm layer's Kernel extends the sync one with createMm).
+// Address spaces and the root Kernel (the mm layer's Kernel extends SyncKernel with createMm).
 export { Kernel, type KernelOptions } from "./mm/kernel.js";
 export { Mm, type MmOptions } from "./mm/mm.js";
 // Notifiers (DESIGN.md §3.3).
@@ -67,19 +67,19 @@ export {
 } from "./notifier/subscriptions.js";
 export { builtinScenario, builtinScenarios } from "./scenarios/index.js";
 export { Completion } from "./sync/completion.js";
-export { type ControlledOptions, ControlledScheduler, type Strategy } from "./sync/controlledScheduler.js";
+export { type Chooser, type ControlledOptions, ControlledScheduler } from "./sync/controlledScheduler.js";
 export { DirectScheduler } from "./sync/directScheduler.js";
 export { DmaFence, type FenceCallback } from "./sync/dmaFence.js";
-export { describeDeadlock } from "./sync/kernel.js";
 export { type DependencySite, LockClass, Lockdep } from "./sync/lockdep.js";
 export { LockMap } from "./sync/lockMap.js";
 export { Mutex } from "./sync/mutex.js";
-// The runtime (DESIGN.md §2, §3.2): the root Kernel above is the sync Kernel plus address spaces.
+// The runtime (DESIGN.md §2, §3.2): the root Kernel above is SyncKernel plus address spaces.
 export type { Report, ReportKind } from "./sync/report.js";
 export { RwSemaphore } from "./sync/rwSemaphore.js";
 export { Scheduler, type Waiter } from "./sync/scheduler.js";
 export { SpinLock } from "./sync/spinLock.js";
 export { Srcu } from "./sync/srcu.js";
+export { describeDeadlock, SyncKernel } from "./sync/syncKernel.js";
 export {
   type Lockable,
   type LockMode,

@@ -1,7 +1,7 @@
 // Runs one execution of a scenario on a fresh kernel under the controlled scheduler.
 
 import { Kernel } from "../mm/kernel.js";
-import { ControlledScheduler, type Strategy } from "../sync/controlledScheduler.js";
+import { type Chooser, ControlledScheduler } from "../sync/controlledScheduler.js";
 import type { Lockdep } from "../sync/lockdep.js";
 import type { Report, ReportKind } from "../sync/report.js";
 import type { Trace } from "../trace/schema.js";
@@ -18,7 +18,7 @@ export interface RawExecution {
   choices: number[];
   points: number;
   steps: number;
-  /** True when the strategy stopped the execution (DFS sharding), not a failure. */
+  /** True when the chooser stopped the execution (DFS sharding), not a failure. */
   pruned: boolean;
   trace: Trace | undefined;
 }
@@ -32,15 +32,15 @@ export interface ExecutionOptions {
 }
 
 /**
- * Runs `scenario` once with `strategy` choosing at every decision. Stops at the first report
+ * Runs `scenario` once with `chooser` picking at every decision. Stops at the first report
  * (warnings included: the explorer treats every report as a failure) and then skips `check`.
  */
 export async function runExecution(
   scenario: Scenario<unknown, Kernel>,
-  strategy: Strategy,
+  chooser: Chooser,
   options: ExecutionOptions,
 ): Promise<RawExecution> {
-  const sched = new ControlledScheduler(strategy, { maxSteps: options.maxSteps });
+  const sched = new ControlledScheduler(chooser, { maxSteps: options.maxSteps });
   let failure: Report | undefined;
   const make = options.createKernel ?? ((o) => new Kernel(o));
   const kernel = make({

@@ -7,11 +7,11 @@ import type { Report } from "../sync/report.js";
 import { type ExecutionOptions, type RawExecution, runExecution } from "./execution.js";
 import type { ExecutionResult, ExploreResult, ExploreStats, Failure, FailureKind } from "./result.js";
 import type { Scenario } from "./scenario.js";
-import type { SearchStrategy } from "./searchStrategy.js";
+import type { Search } from "./search.js";
 import { DfsSearch } from "./strategies/dfs.js";
 import { PctSearch } from "./strategies/pct.js";
-import { RandomSearch } from "./strategies/randomSearch.js";
-import { ReplayStrategy } from "./strategies/replay.js";
+import { RandomSearch } from "./strategies/random.js";
+import { ReplayChooser } from "./strategies/replay.js";
 import { decodeToken, encodeToken } from "./token.js";
 
 /** The search strategies `explore` offers. */
@@ -183,11 +183,7 @@ export function scheduleHash(choices: readonly number[]): number {
   return (a >>> 0) * 0x100000 + ((b >>> 12) & 0xfffff);
 }
 
-function makeSearch(
-  opts: ResolvedOptions,
-  shard: { index: number; count: number },
-  k: number,
-): SearchStrategy {
+function makeSearch(opts: ResolvedOptions, shard: { index: number; count: number }, k: number): Search {
   switch (opts.strategy) {
     case "random":
       return new RandomSearch(opts.seed, shard.count, shard.index);
@@ -215,7 +211,7 @@ export async function exploreShard(
   if (opts.strategy === "pct" && opts.pctSteps === undefined) {
     // Calibrate k with one non-preemptive run (not counted, its own lockdep graph).
     // Decisions never outnumber scheduling points, so the points of one run bound k.
-    const probe = await runExecution(scenario, new ReplayStrategy([]), { ...exec, lockdep: null });
+    const probe = await runExecution(scenario, new ReplayChooser([]), { ...exec, lockdep: null });
     k = Math.max(1, probe.points);
   }
   const search = makeSearch(opts, shard, k);
@@ -508,7 +504,7 @@ async function replayDecoded(
     const isLast = i === decoded.segments.length - 1;
     const exec: ExecutionOptions = { maxSteps, lockdep, trace: trace && isLast };
     if (createKernel !== undefined) exec.createKernel = createKernel;
-    last = await runExecution(scenario, new ReplayStrategy(decoded.segments[i] as number[]), exec);
+    last = await runExecution(scenario, new ReplayChooser(decoded.segments[i] as number[]), exec);
   }
   return last as RawExecution;
 }

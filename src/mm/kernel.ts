@@ -1,13 +1,12 @@
-// The package's root Kernel: the sync world (tasks, primitives, lockdep, trace) plus address spaces.
-// Later issues add physical memory and devices here without changing what is defined below.
+// The package's root Kernel: the sync layer's SyncKernel (tasks, primitives, lockdep, trace) plus address spaces.
 
-import { Kernel as SyncKernel } from "../sync/kernel.js";
+import { SyncKernel } from "../sync/syncKernel.js";
 import { Mm, type MmOptions } from "./mm.js";
 
-export type { KernelOptions } from "../sync/kernel.js";
+export type { KernelOptions } from "../sync/syncKernel.js";
 
 /**
- * The simulated kernel (see the sync layer's Kernel for tasks, the runtime and the primitives),
+ * The simulated kernel (see SyncKernel for tasks, the runtime and the primitives),
  * which can also create address spaces.
  */
 export class Kernel extends SyncKernel {

@@ -1,9 +1,9 @@
 // Follows the file-scope objects of mm/mmu_notifier.c: the one SRCU domain shared by every mm and
 // the lockdep map `__mmu_notifier_invalidate_range_start_map`, one of each per simulated kernel.
 
-import type { Kernel } from "../sync/kernel.js";
 import type { LockMap } from "../sync/lockMap.js";
 import type { Srcu } from "../sync/srcu.js";
+import type { SyncKernel } from "../sync/syncKernel.js";
 
 /** Lock class of the "inside an invalidation" pseudo-lock, named as in the kernel. */
 export const INVALIDATE_RANGE_START_MAP = "mmu_notifier_invalidate_range_start";
@@ -30,10 +30,10 @@ export interface NotifierGlobals {
   warnedBothHooks: boolean;
 }
 
-const perKernel = new WeakMap<Kernel, NotifierGlobals>();
+const perKernel = new WeakMap<SyncKernel, NotifierGlobals>();
 
 /** The notifier globals of `kernel` (created on first use). */
-export function notifierGlobals(kernel: Kernel): NotifierGlobals {
+export function notifierGlobals(kernel: SyncKernel): NotifierGlobals {
   let g = perKernel.get(kernel);
   if (g === undefined) {
     g = {

@@ -2,8 +2,8 @@
 // mm/mmu_notifier.c touches). The notifier layer sits below mm/, so it names this interface and
 // mm/mm.ts's Mm implements it.
 
-import type { Kernel } from "../sync/kernel.js";
 import type { RwSemaphore } from "../sync/rwSemaphore.js";
+import type { SyncKernel } from "../sync/syncKernel.js";
 import type { MmuNotifierSubscriptions } from "./subscriptions.js";
 
 /** The address space as the notifier core sees it. */
@@ -11,7 +11,7 @@ export interface NotifierMm {
   /** Trace object id of the mm. */
   readonly id: number;
   readonly name: string;
-  readonly kernel: Kernel;
+  readonly kernel: SyncKernel;
   /** `mm->mmap_lock` (lock class "mmap_lock"). */
   readonly mmapLock: RwSemaphore;
   /** `mm_users`: 0 once the last user is gone (the mm is dead; its tables are being torn down). */

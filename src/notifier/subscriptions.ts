@@ -40,10 +40,10 @@
 
 import { EAGAIN, MmunError } from "../lib/errno.js";
 import { IntervalTree } from "../lib/intervalTree.js";
-import type { Kernel } from "../sync/kernel.js";
 import type { LockMap } from "../sync/lockMap.js";
 import type { SpinLock } from "../sync/spinLock.js";
 import type { Srcu } from "../sync/srcu.js";
+import type { SyncKernel } from "../sync/syncKernel.js";
 import type { Task } from "../sync/task.js";
 import type { WaitQueue } from "../sync/waitQueue.js";
 import {
@@ -107,7 +107,7 @@ function noop(): void {}
  */
 export class MmuNotifierSubscriptions {
   readonly mm: NotifierMm;
-  readonly kernel: Kernel;
+  readonly kernel: SyncKernel;
   /** Trace object id. */
   readonly id: number;
   /** True once any registration happened (the kernel allocates the structure then). */

@@ -1,7 +1,7 @@
 // Follows kernel/sched/completion.c: a counted "this happened" event.
 
-import type { Kernel } from "./kernel.js";
 import type { Waiter } from "./scheduler.js";
+import type { SyncKernel } from "./syncKernel.js";
 import type { Task, Waitable } from "./task.js";
 
 /** `complete_all` sets `done` to this (the kernel's UINT_MAX). */
@@ -19,7 +19,7 @@ export class Completion implements Waitable {
   private readonly waiters: Waiter[] = [];
 
   constructor(
-    readonly kernel: Kernel,
+    readonly kernel: SyncKernel,
     readonly name: string,
   ) {
     this.id = kernel.registerObject(this.type, name);

@@ -1,14 +1,15 @@
-// The controlled scheduler: at every scheduling point a strategy chooses which runnable task goes next.
+// The controlled scheduler: at every scheduling point a chooser picks which runnable task goes next.
 
 import { MmunError } from "../lib/errno.js";
 import { never, Scheduler } from "./scheduler.js";
 import type { Task } from "./task.js";
 
 /**
- * Chooses the next task at a scheduling point. The explorer's strategies (random, PCT, DFS, replay)
+ * Chooses the next task at a scheduling point (what a search hands each execution). The explorer's
+ * choosers (random, PCT, DFS, replay)
  * implement it; the runtime never knows which one runs.
  */
-export interface Strategy {
+export interface Chooser {
   /**
    * Picks one of `enabled` (runnable tasks in ascending id order, at least two) and returns its
    * index, or -1 to stop the execution here (it is aborted: no task runs again). `current` is the
@@ -25,7 +26,7 @@ export interface ControlledOptions {
 
 /**
  * The explorer's scheduler. Every operation that may wait is a scheduling point; with a fixed
- * strategy (and its seed) a run is bit-for-bit repeatable. The list of choices made at points with
+ * chooser (and its seed) a run is bit-for-bit repeatable. The list of choices made at points with
  * more than one runnable task (as task ids) is kept in {@link ControlledScheduler.choices}: replaying
  * that list reproduces the run.
  */
@@ -39,7 +40,7 @@ export class ControlledScheduler extends Scheduler {
   private readonly enabled: Task[] = [];
 
   constructor(
-    readonly strategy: Strategy,
+    readonly chooser: Chooser,
     options: ControlledOptions = {},
   ) {
     super();
@@ -92,14 +93,14 @@ export class ControlledScheduler extends Scheduler {
     if (n === 0) return null;
     if (n === 1) return enabled[0] as Task;
     if (enabled.length !== n) enabled.length = n;
-    const i = this.strategy.choose(enabled, current, this.step);
+    const i = this.chooser.choose(enabled, current, this.step);
     if (i === -1) {
       this.abort();
       return null;
     }
     const next = enabled[i];
     if (next === undefined) {
-      throw new MmunError("EINVAL", `strategy chose index ${i} of ${enabled.length} runnable tasks`);
+      throw new MmunError("EINVAL", `the chooser picked index ${i} of ${enabled.length} runnable tasks`);
     }
     this.choices.push(next.id);
     return next;

@@ -1,8 +1,8 @@
 // Follows drivers/dma-buf/dma-fence.c: a one-shot "this GPU work finished" signal.
 
 import { EINVAL, ENOENT } from "../lib/errno.js";
-import type { Kernel } from "./kernel.js";
 import type { Waiter } from "./scheduler.js";
+import type { SyncKernel } from "./syncKernel.js";
 import { MODE_READ, MODE_WRITE, type Task, type Waitable } from "./task.js";
 
 /** A fence callback; runs in the signalling context, atomically (it must not sleep). */
@@ -24,7 +24,7 @@ export class DmaFence implements Waitable {
   private readonly waiters: Waiter[] = [];
 
   constructor(
-    readonly kernel: Kernel,
+    readonly kernel: SyncKernel,
     readonly name: string,
   ) {
     this.id = kernel.registerObject(this.type, name);

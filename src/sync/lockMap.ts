@@ -1,6 +1,6 @@
 // Follows include/linux/lockdep.h's struct lockdep_map: a pseudo-lock that exists only for lockdep.
 
-import type { Kernel } from "./kernel.js";
+import type { SyncKernel } from "./syncKernel.js";
 import { type Lockable, type LockMode, MODE_NAMES, MODE_RECURSIVE_READ, MODE_WRITE } from "./task.js";
 
 /**
@@ -14,7 +14,7 @@ export class LockMap implements Lockable {
   readonly classId: number;
 
   constructor(
-    readonly kernel: Kernel,
+    readonly kernel: SyncKernel,
     readonly name: string,
   ) {
     this.id = kernel.registerObject(this.type, name);

@@ -1,7 +1,7 @@
 // Follows kernel/locking/mutex.c: a sleeping lock with one owner, FIFO hand-off to waiters.
 
-import type { Kernel } from "./kernel.js";
 import type { Scheduler, Waiter } from "./scheduler.js";
+import type { SyncKernel } from "./syncKernel.js";
 import { type Lockable, MODE_WRITE, OUTSIDE, OutsideWaiter, Task, type Waitable } from "./task.js";
 
 /**
@@ -20,7 +20,7 @@ export class Mutex implements Lockable, Waitable {
   private readonly sched: Scheduler;
 
   constructor(
-    readonly kernel: Kernel,
+    readonly kernel: SyncKernel,
     readonly name: string,
   ) {
     this.sched = kernel.sched;

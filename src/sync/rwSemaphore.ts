@@ -1,7 +1,7 @@
 // Follows kernel/locking/rwsem.c: a sleeping reader/writer lock with writer fairness.
 
-import type { Kernel } from "./kernel.js";
 import type { Waiter } from "./scheduler.js";
+import type { SyncKernel } from "./syncKernel.js";
 import { type Lockable, MODE_READ, MODE_WRITE, OUTSIDE, Task, type Waitable } from "./task.js";
 
 interface RwWaiter {
@@ -29,7 +29,7 @@ export class RwSemaphore implements Lockable, Waitable {
   private readonly waiters: RwWaiter[] = [];
 
   constructor(
-    readonly kernel: Kernel,
+    readonly kernel: SyncKernel,
     readonly name: string,
   ) {
     this.id = kernel.registerObject(this.type, name);

@@ -3,7 +3,7 @@
 // Tasks are async functions that run one at a time: a task's code runs from the moment the
 // scheduler switches to it until it waits (blocks, yields at a point, or ends). Two schedulers
 // decide who runs next: the direct one (FIFO, switching only when the running task waits) and the
-// controlled one (a strategy chooses at every scheduling point). They are the only two places that
+// controlled one (a chooser picks at every scheduling point). They are the only two places that
 // know how tasks are switched; everything else calls point / block / wake.
 
 import { MmunError } from "../lib/errno.js";
@@ -57,7 +57,7 @@ export abstract class Scheduler {
     this.enqueue(task);
   }
 
-  /** Runs tasks until every task ended, or none can make progress; see {@link Kernel.run}. */
+  /** Runs tasks until every task ended, or none can make progress; see {@link SyncKernel.run}. */
   run(): Promise<void> {
     if (this.running !== null) {
       return Promise.reject(new MmunError("EBUSY", "kernel.run() is already in progress"));
@@ -77,7 +77,7 @@ export abstract class Scheduler {
 
   /**
    * A scheduling point before `task` performs operation `op` on object `objId`. Under the controlled
-   * scheduler the strategy may switch to another task here; the direct scheduler never switches at
+   * scheduler the chooser may switch to another task here; the direct scheduler never switches at
    * an operation. Returns undefined to continue at once, or a promise to await.
    */
   abstract point(task: Task, objId: number, op: string): Promise<void> | undefined;

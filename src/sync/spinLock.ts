@@ -1,7 +1,7 @@
 // Follows include/linux/spinlock.h: a lock whose critical section must not sleep.
 
-import type { Kernel } from "./kernel.js";
 import type { Scheduler, Waiter } from "./scheduler.js";
+import type { SyncKernel } from "./syncKernel.js";
 import { type Lockable, MODE_WRITE, OUTSIDE, OutsideWaiter, Task, type Waitable } from "./task.js";
 
 /**
@@ -18,7 +18,7 @@ export class SpinLock implements Lockable, Waitable {
   private readonly sched: Scheduler;
 
   constructor(
-    readonly kernel: Kernel,
+    readonly kernel: SyncKernel,
     readonly name: string,
   ) {
     this.sched = kernel.sched;
@@ -67,7 +67,7 @@ export class SpinLock implements Lockable, Waitable {
     return this.sched.block(w, this, "spin");
   }
 
-  private take(t: Task | null, k: Kernel): void {
+  private take(t: Task | null, k: SyncKernel): void {
     this.owner = t ?? OUTSIDE;
     if (t !== null) {
       t.atomic++;

@@ -1,8 +1,8 @@
 // Follows kernel/rcu/srcutree.c (behaviour only): sleepable RCU read sections and grace periods.
 
 import { MmunError } from "../lib/errno.js";
-import type { Kernel } from "./kernel.js";
 import type { Waiter } from "./scheduler.js";
+import type { SyncKernel } from "./syncKernel.js";
 import { type Lockable, MODE_RECURSIVE_READ, MODE_WRITE, type Task, type Waitable } from "./task.js";
 
 interface Pending {
@@ -30,7 +30,7 @@ export class Srcu implements Lockable, Waitable {
   private pending: Pending[] = [];
 
   constructor(
-    readonly kernel: Kernel,
+    readonly kernel: SyncKernel,
     readonly name: string,
   ) {
     this.id = kernel.registerObject(this.type, name);
@@ -55,7 +55,7 @@ export class Srcu implements Lockable, Waitable {
 
   /** `srcu_read_unlock(idx)`: leaves a read section; pairs with `readLock`. */
   readUnlock(idx: number): void {
-    const k: Kernel = this.kernel;
+    const k: SyncKernel = this.kernel;
     k.sched.step++;
     const n = this.readers.get(idx);
     if (n === undefined || n <= 0) {

@@ -1,6 +1,6 @@
 // Logical-time sleeps (kernel/time/timer.c's msleep, on the kernel's logical clock).
 
-import type { Kernel } from "./kernel.js";
+import type { SyncKernel } from "./syncKernel.js";
 import type { Task, Waitable } from "./task.js";
 
 /** The object tasks block on in `kernel.msleep()`: only the clock ends those waits. */
@@ -9,7 +9,7 @@ export class Timer implements Waitable {
   readonly name = "msleep";
   readonly id: number;
 
-  constructor(readonly kernel: Kernel) {
+  constructor(readonly kernel: SyncKernel) {
     this.id = kernel.registerObject(this.type, this.name);
   }
 

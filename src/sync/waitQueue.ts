@@ -1,7 +1,7 @@
 // Follows include/linux/wait.h: wait for a condition, re-checked after every wake-up.
 
-import type { Kernel } from "./kernel.js";
 import type { Waiter } from "./scheduler.js";
+import type { SyncKernel } from "./syncKernel.js";
 import type { Task, Waitable } from "./task.js";
 
 /**
@@ -17,7 +17,7 @@ export class WaitQueue implements Waitable {
   private waiters: Waiter[] = [];
 
   constructor(
-    readonly kernel: Kernel,
+    readonly kernel: SyncKernel,
     readonly name: string,
   ) {
     this.id = kernel.registerObject(this.type, name);

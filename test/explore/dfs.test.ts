@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { explore } from "../../src/explore/explore.js";
 import { defineScenario } from "../../src/explore/scenario.js";
-import type { Kernel } from "../../src/sync/kernel.js";
+import type { SyncKernel } from "../../src/sync/syncKernel.js";
 
 /** A task of `steps` steps: the first runs from its start, each later one from a scheduling point. */
-const stepsTask = (steps: number) => async (_w: unknown, k: Kernel) => {
+const stepsTask = (steps: number) => async (_w: unknown, k: SyncKernel) => {
   for (let i = 1; i < steps; i++) await k.point();
 };
 

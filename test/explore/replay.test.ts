@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { explore, replay } from "../../src/explore/explore.js";
 import { defineScenario } from "../../src/explore/scenario.js";
 import { builtinScenarios } from "../../src/scenarios/index.js";
-import type { Kernel } from "../../src/sync/kernel.js";
 import type { Mutex } from "../../src/sync/mutex.js";
+import type { SyncKernel } from "../../src/sync/syncKernel.js";
 
 describe("explore -> fail -> replay gives the same failure at the same step with the same trace", () => {
   for (const scenario of builtinScenarios.filter((s) => s.expect !== "pass")) {
@@ -65,7 +65,7 @@ describe("failures of a bounded execution explain themselves", () => {
   const spinner = defineScenario({
     name: "spinner",
     description: "a task that retries forever while another never makes progress",
-    setup: (k: Kernel) => ({ lock: k.mutex("m"), done: false }),
+    setup: (k: SyncKernel) => ({ lock: k.mutex("m"), done: false }),
     tasks: {
       retry: async (w: { lock: Mutex; done: boolean }) => {
         while (!w.done) {
@@ -93,12 +93,12 @@ describe("a lock-order cycle formed across executions", () => {
   const branchy = defineScenario({
     name: "branchy",
     description: "one task takes a->b or b->a depending on whether another task ran first",
-    setup: (k: Kernel) => ({ a: k.mutex("branch_a"), b: k.mutex("branch_b"), flag: false }),
+    setup: (k: SyncKernel) => ({ a: k.mutex("branch_a"), b: k.mutex("branch_b"), flag: false }),
     tasks: {
       setter: async (w: { flag: boolean }) => {
         w.flag = true;
       },
-      locker: async (w: { a: Mutex; b: Mutex; flag: boolean }, k: Kernel) => {
+      locker: async (w: { a: Mutex; b: Mutex; flag: boolean }, k: SyncKernel) => {
         await k.point();
         const [x, y] = w.flag ? [w.a, w.b] : [w.b, w.a];
         await x.lock();

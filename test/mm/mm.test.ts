@@ -6,7 +6,7 @@ import { MmunError } from "../../src/lib/errno.js";
 import { Kernel } from "../../src/mm/kernel.js";
 import { MmuNotifier } from "../../src/notifier/classicNotifier.js";
 import { MmuIntervalNotifier } from "../../src/notifier/intervalNotifier.js";
-import { Kernel as SyncKernel } from "../../src/sync/kernel.js";
+import { SyncKernel } from "../../src/sync/syncKernel.js";
 
 describe("Mm", () => {
   it("createMm gives an mm with one user, one structural reference, an mmap_lock and no subscriptions", () => {
@@ -70,7 +70,7 @@ describe("Mm", () => {
     expect(k.reports.map((r) => r.kind)).toEqual(["warn"]);
   });
 
-  it("the package root exports the mm-layer Kernel, which extends the sync one", () => {
+  it("the package root exports the mm-layer Kernel, which extends SyncKernel", () => {
     expect(root.Kernel).toBe(Kernel);
     const k = new root.Kernel();
     expect(k).toBeInstanceOf(SyncKernel);

@@ -1,6 +1,6 @@
 // Shared helpers of the notifier tests: kernels, recording drivers, settling promises.
 
-import { RandomStrategy } from "../../src/explore/strategies/random.js";
+import { RandomChooser } from "../../src/explore/strategies/random.js";
 import { Kernel, type KernelOptions } from "../../src/mm/kernel.js";
 import type { Mm, MmOptions } from "../../src/mm/mm.js";
 import { MmuIntervalNotifier, type MmuIntervalNotifierOps } from "../../src/notifier/intervalNotifier.js";
@@ -22,7 +22,7 @@ export function world(options: KernelOptions = {}, mmOptions: MmOptions = {}): {
 export function controlledKernel(seed: number, options: KernelOptions = {}): Kernel {
   return new Kernel({
     runtime: "controlled",
-    strategy: new RandomStrategy(seed),
+    chooser: new RandomChooser(seed),
     maxSteps: 20_000,
     ...options,
   });

@@ -1,11 +1,11 @@
 // Tests of the logical clock (src/sync/scheduler.ts, src/sync/timer.ts): msleep, timeouts, advanceClock.
 
 import { describe, expect, it } from "vitest";
-import type { Kernel } from "../../src/sync/kernel.js";
+import type { SyncKernel } from "../../src/sync/syncKernel.js";
 import { kinds, makeKernel, RUNTIMES, SEEDS, seedsFor } from "./helpers.js";
 
 /** Timed waits of every kind; returns what each saw. The values must not depend on the schedule. */
-async function timedWorld(k: Kernel): Promise<string[]> {
+async function timedWorld(k: SyncKernel): Promise<string[]> {
   const c = k.completion("c");
   const f = k.dmaFence("f");
   const wq = k.waitQueue("wq");

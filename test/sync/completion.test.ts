@@ -2,7 +2,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Kernel } from "../../src/sync/kernel.js";
+import { SyncKernel } from "../../src/sync/syncKernel.js";
 import { makeKernel, RUNTIMES, seedsFor } from "./helpers.js";
 
 describe.each(RUNTIMES)("completion (%s)", (runtime) => {
@@ -99,7 +99,7 @@ describe("completion model", () => {
           maxLength: 40,
         }),
         (ops) => {
-          const c = new Kernel().completion("c");
+          const c = new SyncKernel().completion("c");
           let done = 0;
           let all = false;
           for (const op of ops) {

@@ -1,8 +1,8 @@
 // Shared helpers of the runtime tests (src/sync): kernels for both schedulers, report queries.
 
-import { RandomStrategy } from "../../src/explore/strategies/random.js";
-import { Kernel, type KernelOptions } from "../../src/sync/kernel.js";
+import { RandomChooser } from "../../src/explore/strategies/random.js";
 import type { Report, ReportKind } from "../../src/sync/report.js";
+import { type KernelOptions, SyncKernel } from "../../src/sync/syncKernel.js";
 
 export type RuntimeName = "direct" | "controlled";
 
@@ -13,9 +13,9 @@ export const RUNTIMES: readonly RuntimeName[] = ["direct", "controlled"];
 export const SEEDS = 200;
 
 /** A kernel on `runtime`; the controlled one is driven by the random strategy seeded with `seed`. */
-export function makeKernel(runtime: RuntimeName, seed = 0, options: KernelOptions = {}): Kernel {
-  if (runtime === "direct") return new Kernel({ ...options, runtime: "direct" });
-  return new Kernel({ ...options, runtime: "controlled", strategy: new RandomStrategy(seed) });
+export function makeKernel(runtime: RuntimeName, seed = 0, options: KernelOptions = {}): SyncKernel {
+  if (runtime === "direct") return new SyncKernel({ ...options, runtime: "direct" });
+  return new SyncKernel({ ...options, runtime: "controlled", chooser: new RandomChooser(seed) });
 }
 
 /** The seeds to try on `runtime`: the direct runtime is deterministic, so one run is enough. */
@@ -24,17 +24,17 @@ export function seedsFor(runtime: RuntimeName, n = SEEDS): number[] {
 }
 
 /** The reports of `kind` raised by `k`. */
-export function reportsOf(k: Kernel, kind: ReportKind): Report[] {
+export function reportsOf(k: SyncKernel, kind: ReportKind): Report[] {
   return k.reports.filter((r) => r.kind === kind);
 }
 
 /** The kinds of every report raised by `k`, in order. */
-export function kinds(k: Kernel): ReportKind[] {
+export function kinds(k: SyncKernel): ReportKind[] {
   return k.reports.map((r) => r.kind);
 }
 
 /** Runs `k` and returns what `run()` rejected with; fails the test when it resolved. */
-export async function runRejects(k: Kernel): Promise<unknown> {
+export async function runRejects(k: SyncKernel): Promise<unknown> {
   try {
     await k.run();
   } catch (e) {
@@ -44,6 +44,6 @@ export async function runRejects(k: Kernel): Promise<unknown> {
 }
 
 /** Runs `k` ignoring how it ended (the test inspects `k.reports`). */
-export async function runSettled(k: Kernel): Promise<void> {
+export async function runSettled(k: SyncKernel): Promise<void> {
   await k.run().catch(() => undefined);
 }

@@ -1,13 +1,13 @@
 // Tests of src/sync/lockdep.ts and src/sync/lockMap.ts: lock-order cycles, read rules, pseudo-locks.
 
 import { describe, expect, it } from "vitest";
-import { Kernel } from "../../src/sync/kernel.js";
 import { Lockdep } from "../../src/sync/lockdep.js";
+import { SyncKernel } from "../../src/sync/syncKernel.js";
 import { MODE_READ } from "../../src/sync/task.js";
 import { kinds, makeKernel, RUNTIMES, reportsOf, SEEDS, seedsFor } from "./helpers.js";
 
 /** Spawns the classic AB-BA pair; `points` puts a point between the two acquisitions. */
-function abba(k: Kernel, points: boolean): void {
+function abba(k: SyncKernel, points: boolean): void {
   const a = k.mutex("A");
   const b = k.mutex("B");
   for (const [name, first, second] of [
@@ -26,7 +26,7 @@ function abba(k: Kernel, points: boolean): void {
 
 describe("AB-BA", () => {
   it("deadlocks under the direct scheduler: the report names both tasks, both mutexes and their holders", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     abba(k, true);
     await expect(k.run()).rejects.toMatchObject({ code: "EDEADLK" });
     expect(kinds(k)).toEqual(["lock-order", "deadlock"]);
@@ -40,7 +40,7 @@ describe("AB-BA", () => {
   });
 
   it("is reported by lockdep with both acquisition sites in a run that did not deadlock", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     const a = k.mutex("A");
     const b = k.mutex("B");
     const steps: Record<string, number> = {};
@@ -92,7 +92,7 @@ describe("AB-BA", () => {
 
   it("is reported when the two orders are taken in two kernels sharing one lockdep", async () => {
     const ld = new Lockdep();
-    const k1 = new Kernel({ lockdep: ld });
+    const k1 = new SyncKernel({ lockdep: ld });
     const a1 = k1.mutex("A");
     const b1 = k1.mutex("B");
     k1.spawn("first", async () => {
@@ -105,7 +105,7 @@ describe("AB-BA", () => {
     expect(k1.reports).toEqual([]);
     expect(ld.hasDependency("A", "B")).toBe(true);
 
-    const k2 = new Kernel({ lockdep: ld });
+    const k2 = new SyncKernel({ lockdep: ld });
     const a2 = k2.mutex("A");
     const b2 = k2.mutex("B");
     k2.spawn("second", async () => {
@@ -121,14 +121,14 @@ describe("AB-BA", () => {
     expect(ld.run).toBe(2);
 
     // The same cycle is reported once per lockdep graph.
-    const k3 = new Kernel({ lockdep: ld });
+    const k3 = new SyncKernel({ lockdep: ld });
     abba(k3, false);
     await k3.run();
     expect(k3.reports).toEqual([]);
   });
 
   it("is not reported with lockdep off", async () => {
-    const k = new Kernel({ lockdep: false });
+    const k = new SyncKernel({ lockdep: false });
     abba(k, false);
     await k.run();
     expect(k.lockdep).toBeNull();

@@ -2,12 +2,12 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Kernel } from "../../src/sync/kernel.js";
 import type { Mutex } from "../../src/sync/mutex.js";
+import type { SyncKernel } from "../../src/sync/syncKernel.js";
 import { makeKernel, RUNTIMES, reportsOf, runRejects, SEEDS, seedsFor } from "./helpers.js";
 
 /** `n` tasks each increment a shared counter `times` times across a point; returns the final value. */
-async function increments(k: Kernel, m: Mutex | null, n: number, times: number): Promise<number> {
+async function increments(k: SyncKernel, m: Mutex | null, n: number, times: number): Promise<number> {
   let x = 0;
   let inside = 0;
   let maxInside = 0;

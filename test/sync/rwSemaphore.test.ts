@@ -2,11 +2,11 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Kernel } from "../../src/sync/kernel.js";
+import type { SyncKernel } from "../../src/sync/syncKernel.js";
 import { kinds, makeKernel, RUNTIMES, reportsOf, runRejects, SEEDS, seedsFor } from "./helpers.js";
 
 /** Readers and writers taking one semaphore across points; checks exclusion, returns the most concurrent readers. */
-async function readersWriters(k: Kernel, roles: readonly ("r" | "w")[], rounds: number): Promise<number> {
+async function readersWriters(k: SyncKernel, roles: readonly ("r" | "w")[], rounds: number): Promise<number> {
   const sem = k.rwSemaphore("sem");
   let readers = 0;
   let writers = 0;

@@ -1,17 +1,17 @@
 // Tests of src/sync/directScheduler.ts and src/sync/controlledScheduler.ts (with the random and replay strategies).
 
 import { describe, expect, it } from "vitest";
-import { RandomStrategy } from "../../src/explore/strategies/random.js";
-import { ReplayStrategy } from "../../src/explore/strategies/replay.js";
-import type { ControlledScheduler, Strategy } from "../../src/sync/controlledScheduler.js";
-import { Kernel } from "../../src/sync/kernel.js";
+import { RandomChooser } from "../../src/explore/strategies/random.js";
+import { ReplayChooser } from "../../src/explore/strategies/replay.js";
+import type { Chooser, ControlledScheduler } from "../../src/sync/controlledScheduler.js";
+import { SyncKernel } from "../../src/sync/syncKernel.js";
 import type { Task } from "../../src/sync/task.js";
 import type { Trace } from "../../src/trace/schema.js";
 import { runRejects, runSettled } from "./helpers.js";
 
 describe("direct scheduler", () => {
   it("runs runnable tasks in FIFO order: each point lets the others run in spawn order", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     const log: string[] = [];
     for (const name of ["a", "b", "c"]) {
       k.spawn(name, async () => {
@@ -26,7 +26,7 @@ describe("direct scheduler", () => {
   });
 
   it("keeps a task running until it waits: tasks without points run one after the other", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     const m = k.mutex("m");
     const log: string[] = [];
     for (const name of ["a", "b"]) {
@@ -43,7 +43,7 @@ describe("direct scheduler", () => {
   });
 
   it("completes uncontended operations synchronously, without a promise", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     const results: unknown[] = [];
     k.spawn("solo", () => {
       const m = k.mutex("m");
@@ -69,7 +69,7 @@ describe("direct scheduler", () => {
   });
 
   it("wakes mutex waiters in the order they blocked, not the order they were spawned", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     const m = k.mutex("m");
     const order: string[] = [];
     k.spawn("holder", async () => {
@@ -95,7 +95,7 @@ describe("direct scheduler", () => {
   });
 
   it("wakes wait-queue waiters in block order, behind tasks that were already runnable", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     const wq = k.waitQueue("wq");
     let go = false;
     const log: string[] = [];
@@ -121,7 +121,7 @@ describe("direct scheduler", () => {
 });
 
 /** A small world touching most primitives; its final state and trace identify the interleaving. */
-function scenario(k: Kernel): () => unknown {
+function scenario(k: SyncKernel): () => unknown {
   const m = k.mutex("m");
   const sem = k.rwSemaphore("sem");
   const wq = k.waitQueue("wq");
@@ -157,8 +157,8 @@ function scenario(k: Kernel): () => unknown {
   return () => ({ log, x, now: k.now(), step: k.step });
 }
 
-function runOnce(strategy: Strategy): Promise<{ choices: number[]; trace: Trace; state: unknown }> {
-  const k = new Kernel({ runtime: "controlled", strategy, trace: true });
+function runOnce(chooser: Chooser): Promise<{ choices: number[]; trace: Trace; state: unknown }> {
+  const k = new SyncKernel({ runtime: "controlled", chooser, trace: true });
   const state = scenario(k);
   return k.run().then(() => ({
     choices: [...(k.sched as ControlledScheduler).choices],
@@ -170,9 +170,9 @@ function runOnce(strategy: Strategy): Promise<{ choices: number[]; trace: Trace;
 describe("controlled scheduler", () => {
   it("replays a run exactly from its choice list: same choices, trace and final state (seeds 0..49)", async () => {
     for (let seed = 0; seed < 50; seed++) {
-      const first = await runOnce(new RandomStrategy(seed));
+      const first = await runOnce(new RandomChooser(seed));
       expect(first.choices.length).toBeGreaterThan(0);
-      const replayed = await runOnce(new ReplayStrategy(first.choices));
+      const replayed = await runOnce(new ReplayChooser(first.choices));
       expect(replayed.choices, `seed ${seed}`).toEqual(first.choices);
       expect(replayed.trace, `seed ${seed}`).toEqual(first.trace);
       expect(replayed.state, `seed ${seed}`).toEqual(first.state);
@@ -181,8 +181,8 @@ describe("controlled scheduler", () => {
 
   it("gives the same run for the same seed (seeds 0..49)", async () => {
     for (let seed = 0; seed < 50; seed++) {
-      const a = await runOnce(new RandomStrategy(seed));
-      const b = await runOnce(new RandomStrategy(seed));
+      const a = await runOnce(new RandomChooser(seed));
+      const b = await runOnce(new RandomChooser(seed));
       expect(b, `seed ${seed}`).toEqual(a);
     }
   });
@@ -191,7 +191,7 @@ describe("controlled scheduler", () => {
     const schedules = new Set<string>();
     const states = new Set<string>();
     for (let seed = 0; seed < 50; seed++) {
-      const r = await runOnce(new RandomStrategy(seed));
+      const r = await runOnce(new RandomChooser(seed));
       schedules.add(r.choices.join(","));
       states.add(JSON.stringify(r.state));
     }
@@ -201,15 +201,15 @@ describe("controlled scheduler", () => {
 
   it("makes every operation that may wait a scheduling point, and no other operation", async () => {
     const ops: string[] = [];
-    const strategy: Strategy = {
+    const chooser: Chooser = {
       choose(enabled: readonly Task[], current: Task | null): number {
         if (current !== null && current.name === "t") ops.push(current.pendingOp);
         const i = enabled.findIndex((t) => t.name === "t");
         return Math.max(i, 0);
       },
     };
-    const k = new Kernel({ runtime: "controlled", strategy });
-    // Stays runnable (it never runs before t ends), so the strategy is asked at each of t's points.
+    const k = new SyncKernel({ runtime: "controlled", chooser });
+    // Stays runnable (it never runs before t ends), so the chooser is asked at each of t's points.
     k.spawn("idle", () => k.point("idle"));
     k.spawn("t", async () => {
       const m = k.mutex("m");
@@ -257,7 +257,7 @@ describe("controlled scheduler", () => {
   });
 
   it("records a choice only where two or more tasks were runnable", async () => {
-    const k = new Kernel({ runtime: "controlled", strategy: new RandomStrategy(1) });
+    const k = new SyncKernel({ runtime: "controlled", chooser: new RandomChooser(1) });
     k.spawn("solo", async () => {
       for (let i = 0; i < 5; i++) await k.point();
     });
@@ -268,7 +268,7 @@ describe("controlled scheduler", () => {
   });
 
   it("ends a livelock at maxSteps with an error report naming a likely unbounded retry loop", async () => {
-    const k = new Kernel({ runtime: "controlled", strategy: new RandomStrategy(3), maxSteps: 50 });
+    const k = new SyncKernel({ runtime: "controlled", chooser: new RandomChooser(3), maxSteps: 50 });
     const wq = k.waitQueue("wq");
     let done = false;
     k.spawn("retry", async () => {
@@ -287,8 +287,8 @@ describe("controlled scheduler", () => {
     expect((k.sched as ControlledScheduler).points).toBe(51);
   });
 
-  it("rejects a strategy that picks an index outside the runnable set (EINVAL)", async () => {
-    const k = new Kernel({ runtime: "controlled", strategy: { choose: () => 7 } });
+  it("rejects a chooser that picks an index outside the runnable set (EINVAL)", async () => {
+    const k = new SyncKernel({ runtime: "controlled", chooser: { choose: () => 7 } });
     let ran = false;
     k.spawn("a", async () => {
       await k.point();
@@ -303,7 +303,7 @@ describe("controlled scheduler", () => {
   });
 
   it("makes a replay that diverges from the recorded run fail with EINVAL naming the choice", async () => {
-    const k = new Kernel({ runtime: "controlled", strategy: new ReplayStrategy([0, 5]) });
+    const k = new SyncKernel({ runtime: "controlled", chooser: new ReplayChooser([0, 5]) });
     for (const name of ["a", "b"]) {
       k.spawn(name, async () => {
         await k.point();
@@ -314,13 +314,15 @@ describe("controlled scheduler", () => {
     expect(String(e)).toMatch(/replay diverged at choice 1: task #5 is not runnable/);
   });
 
-  it("needs a strategy (EINVAL) and rejects unknown runtimes", () => {
-    expect(() => new Kernel({ runtime: "controlled" })).toThrow(expect.objectContaining({ code: "EINVAL" }));
-    expect(() => new Kernel({ runtime: "other" as "direct" })).toThrow(/unknown runtime/);
+  it("needs a chooser (EINVAL) and rejects unknown runtimes", () => {
+    expect(() => new SyncKernel({ runtime: "controlled" })).toThrow(
+      expect.objectContaining({ code: "EINVAL" }),
+    );
+    expect(() => new SyncKernel({ runtime: "other" as "direct" })).toThrow(/unknown runtime/);
   });
 
   it("after a replay list ends keeps the running task running (no preemption)", async () => {
-    const k = new Kernel({ runtime: "controlled", strategy: new ReplayStrategy([]) });
+    const k = new SyncKernel({ runtime: "controlled", chooser: new ReplayChooser([]) });
     const log: string[] = [];
     for (const name of ["a", "b"]) {
       k.spawn(name, async () => {

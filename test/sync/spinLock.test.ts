@@ -1,7 +1,7 @@
-// Tests of src/sync/spinLock.ts and of sleep-in-atomic detection (Kernel.mightSleep, nonBlockStart).
+// Tests of src/sync/spinLock.ts and of sleep-in-atomic detection (SyncKernel.mightSleep, nonBlockStart).
 
 import { describe, expect, it } from "vitest";
-import type { Kernel } from "../../src/sync/kernel.js";
+import type { SyncKernel } from "../../src/sync/syncKernel.js";
 import {
   kinds,
   makeKernel,
@@ -14,7 +14,7 @@ import {
 } from "./helpers.js";
 
 /** Operations that may sleep (their first step is synchronous), done by a task that never waits on them. */
-const SLEEPERS: readonly [string, RegExp, (k: Kernel) => unknown][] = [
+const SLEEPERS: readonly [string, RegExp, (k: SyncKernel) => unknown][] = [
   [
     "mutex lock",
     /mutex_lock\("m"\)/,

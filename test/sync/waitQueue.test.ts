@@ -1,7 +1,7 @@
 // Tests of src/sync/waitQueue.ts: waitEvent, timeouts, and the lost wake-up of sleepOn.
 
 import { describe, expect, it } from "vitest";
-import type { Kernel } from "../../src/sync/kernel.js";
+import type { SyncKernel } from "../../src/sync/syncKernel.js";
 import { kinds, makeKernel, RUNTIMES, reportsOf, SEEDS, seedsFor } from "./helpers.js";
 
 /**
@@ -9,7 +9,7 @@ import { kinds, makeKernel, RUNTIMES, reportsOf, SEEDS, seedsFor } from "./helpe
  * the run deadlocked. Under the direct scheduler `direct` puts a point between the waiter's check and
  * its sleep and none in the waker, so the waker runs exactly there.
  */
-async function flagHandshake(k: Kernel, racy: boolean, direct: boolean): Promise<boolean> {
+async function flagHandshake(k: SyncKernel, racy: boolean, direct: boolean): Promise<boolean> {
   const wq = k.waitQueue("wq");
   let flag = false;
   let seen = false;

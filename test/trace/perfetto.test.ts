@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { Kernel } from "../../src/sync/kernel.js";
+import { SyncKernel } from "../../src/sync/syncKernel.js";
 import { toPerfetto } from "../../src/trace/perfetto.js";
 
 describe("Perfetto export", () => {
   it("gives one named track per task, a slice per lock hold and per wait, and instants for the rest", async () => {
-    const k = new Kernel({ trace: true });
+    const k = new SyncKernel({ trace: true });
     const m = k.mutex("pt_lock");
     const f = k.dmaFence("job");
     k.spawn("cpu0", async () => {
@@ -41,7 +41,7 @@ describe("Perfetto export", () => {
   });
 
   it("closes holds and waits left open by a deadlock at the end of the trace", async () => {
-    const k = new Kernel({ trace: true, failOn: [] });
+    const k = new SyncKernel({ trace: true, failOn: [] });
     const f = k.dmaFence("never");
     k.spawn("stuck", async () => {
       await f.wait();

@@ -19,9 +19,9 @@
 // exactly the sequential search, in the same order (see `orderKey`).
 
 import { MmunError } from "../../lib/errno.js";
-import type { Strategy } from "../../sync/controlledScheduler.js";
+import type { Chooser } from "../../sync/controlledScheduler.js";
 import type { Task } from "../../sync/task.js";
-import type { ExecutionSummary, SearchStrategy } from "../searchStrategy.js";
+import type { ExecutionSummary, Search } from "../search.js";
 
 interface Decision {
   /** Runnable task ids in preference order: the running task first (if runnable), then by id. */
@@ -48,8 +48,8 @@ function splitDepth(count: number): number {
 
 const LOCAL_BITS = 2 ** 26;
 
-/** Depth-first search over schedules; also the scheduler strategy of each of its executions. */
-export class DfsSearch implements SearchStrategy, Strategy {
+/** Depth-first search over schedules; also the chooser of each of its executions. */
+export class DfsSearch implements Search, Chooser {
   readonly name = "dfs";
   exhausted = false;
   pruned = false;
@@ -86,7 +86,7 @@ export class DfsSearch implements SearchStrategy, Strategy {
     return this.ordinal * LOCAL_BITS + this.local;
   }
 
-  next(): Strategy | null {
+  next(): Chooser | null {
     if (this.exhausted) return null;
     if (this.started && !this.backtrack()) {
       this.exhausted = true;

@@ -9,12 +9,12 @@
 // chance shrinks exponentially with the number of preemptions the bug needs, rarely does.
 
 import { Rng } from "../../lib/rng.js";
-import type { Strategy } from "../../sync/controlledScheduler.js";
+import type { Chooser } from "../../sync/controlledScheduler.js";
 import type { Task } from "../../sync/task.js";
-import { SeededSearch } from "../searchStrategy.js";
+import { SeededSearch } from "../search.js";
 
 /** One PCT execution. */
-export class PctStrategy implements Strategy {
+export class PctChooser implements Chooser {
   private readonly priority = new Map<number, number>();
   private readonly changeAt: number[];
   private decision = 0;
@@ -80,7 +80,7 @@ export class PctSearch extends SeededSearch {
     super(seed, stride, first);
   }
 
-  protected make(seed: number): Strategy {
-    return new PctStrategy(new Rng(seed), this.depth, this.k);
+  protected make(seed: number): Chooser {
+    return new PctChooser(new Rng(seed), this.depth, this.k);
   }
 }

@@ -1,7 +1,7 @@
-// The replay strategy: follows a recorded list of choices, then runs without preemption.
+// The replay chooser: follows a recorded list of choices, then runs without preemption.
 
 import { MmunError } from "../../lib/errno.js";
-import type { Strategy } from "../../sync/controlledScheduler.js";
+import type { Chooser } from "../../sync/controlledScheduler.js";
 import type { Task } from "../../sync/task.js";
 
 /**
@@ -10,7 +10,7 @@ import type { Task } from "../../sync/task.js";
  * can, else the lowest id: the same deterministic tail every time. A recorded task that is not
  * runnable means the scenario is not the one recorded (it changed, or is not deterministic).
  */
-export class ReplayStrategy implements Strategy {
+export class ReplayChooser implements Chooser {
   private i = 0;
 
   constructor(private readonly choices: readonly number[]) {}

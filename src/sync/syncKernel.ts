@@ -5,7 +5,7 @@ import type { WarnSink } from "../lib/warn.js";
 import { TraceRecorder } from "../trace/recorder.js";
 import type { TraceEventKind } from "../trace/schema.js";
 import { Completion } from "./completion.js";
-import { ControlledScheduler, type Strategy } from "./controlledScheduler.js";
+import { type Chooser, ControlledScheduler } from "./controlledScheduler.js";
 import { DirectScheduler } from "./directScheduler.js";
 import { DmaFence } from "./dmaFence.js";
 import { Lockdep } from "./lockdep.js";
@@ -29,15 +29,15 @@ import {
 import { Timer } from "./timer.js";
 import { WaitQueue } from "./waitQueue.js";
 
-/** Options of {@link Kernel}. */
+/** Options of {@link SyncKernel}. */
 export interface KernelOptions {
   /**
-   * `"direct"` (default): FIFO, a task runs until it waits. `"controlled"`: a strategy picks the
-   * next task at every scheduling point (give `strategy`). Or a scheduler instance.
+   * `"direct"` (default): FIFO, a task runs until it waits. `"controlled"`: a chooser picks the
+   * next task at every scheduling point (give `chooser`). Or a scheduler instance.
    */
   runtime?: "direct" | "controlled" | Scheduler;
-  /** The strategy of the controlled scheduler. */
-  strategy?: Strategy;
+  /** What picks the next task under the controlled scheduler. */
+  chooser?: Chooser;
   /** Bound on scheduling points per run for the controlled scheduler. */
   maxSteps?: number;
   /** Page size in bytes (default 4096). */
@@ -86,7 +86,7 @@ const REPORTED = Symbol("mmun.reported");
  * direct runtime the primitives also work from plain async code outside any task (library use):
  * such code shares one anonymous owner identity, so per-task checks apply to tasks only.
  */
-export class Kernel implements WarnSink, SchedulerHost {
+export class SyncKernel implements WarnSink, SchedulerHost {
   readonly sched: Scheduler;
   readonly lockdep: Lockdep | null;
   trace: TraceRecorder | null;
@@ -103,11 +103,11 @@ export class Kernel implements WarnSink, SchedulerHost {
     const rt = options.runtime ?? "direct";
     if (rt instanceof Scheduler) this.sched = rt;
     else if (rt === "controlled") {
-      if (options.strategy === undefined) {
-        throw new MmunError("EINVAL", "the controlled runtime needs a strategy");
+      if (options.chooser === undefined) {
+        throw new MmunError("EINVAL", "the controlled runtime needs a chooser");
       }
       this.sched = new ControlledScheduler(
-        options.strategy,
+        options.chooser,
         options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps },
       );
     } else if (rt === "direct") this.sched = new DirectScheduler();
@@ -137,7 +137,7 @@ export class Kernel implements WarnSink, SchedulerHost {
     return this.sched.step;
   }
 
-  /** The logical clock in milliseconds (see {@link Kernel.advanceClock}). */
+  /** The logical clock in milliseconds (see {@link SyncKernel.advanceClock}). */
   now(): number {
     return this.sched.clock;
   }
@@ -303,7 +303,7 @@ export class Kernel implements WarnSink, SchedulerHost {
 
   /**
    * `dma_fence_begin_signalling()`: marks the start of code that must complete for fences to
-   * signal. Returns a cookie for {@link Kernel.dmaFenceEndSignalling}.
+   * signal. Returns a cookie for {@link SyncKernel.dmaFenceEndSignalling}.
    */
   dmaFenceBeginSignalling(): boolean {
     const t = this.sched.current;
@@ -315,7 +315,7 @@ export class Kernel implements WarnSink, SchedulerHost {
     return false;
   }
 
-  /** `dma_fence_end_signalling(cookie)`; pairs with {@link Kernel.dmaFenceBeginSignalling}. */
+  /** `dma_fence_end_signalling(cookie)`; pairs with {@link SyncKernel.dmaFenceBeginSignalling}. */
   dmaFenceEndSignalling(cookie: boolean): void {
     if (!cookie) this.dmaFenceMap.release();
   }

@@ -1,35 +1,36 @@
-// The interface every search strategy implements (random, PCT, DFS, replay: one file each).
+// What plans a search: hands out one Chooser per execution and learns from how it went. The search
+// strategies (random, PCT, DFS) implement it, one file each under strategies/ (replay is a Chooser only).
 
-import type { Strategy } from "../sync/controlledScheduler.js";
+import type { Chooser } from "../sync/controlledScheduler.js";
 
-/** How one execution went, as a search strategy needs to know it. */
+/** How one execution went, as a search needs to know it. */
 export interface ExecutionSummary {
   /** Task ids chosen at each decision (a point with two or more runnable tasks). */
   choices: readonly number[];
   /** Scheduling points passed. */
   points: number;
-  /** True when the execution was cut short on purpose (see {@link SearchStrategy.next}). */
+  /** True when the execution was cut short on purpose (see {@link Search.next}). */
   pruned: boolean;
 }
 
 /**
- * Drives a search: hands out one scheduler strategy per execution and learns from how it went.
+ * Drives a search: hands out one chooser per execution and learns from how it went.
  * The runtime never knows which search runs.
  */
-export interface SearchStrategy {
+export interface Search {
   readonly name: string;
   /**
-   * The strategy for the next execution, or null when the search space is exhausted. `prune` may
-   * be called by the returned strategy to cut the execution short (DFS sharding).
+   * The chooser for the next execution, or null when the search space is exhausted. `prune` may
+   * be called by the returned chooser to cut the execution short (DFS sharding).
    */
-  next(): Strategy | null;
+  next(): Chooser | null;
   /** Called after every execution. */
   finished(summary: ExecutionSummary): void;
   /** True once every schedule was enumerated (DFS only). */
   readonly exhausted: boolean;
   /** A number that orders this execution in the search's own (sequential) order. */
   readonly orderKey: number;
-  /** True when the last execution was pruned by the strategy (it does not count). */
+  /** True when the last execution was pruned by the chooser (it does not count). */
   readonly pruned: boolean;
 }
 
@@ -49,7 +50,7 @@ export function deriveSeed(seed: number, index: number): number {
  * A search whose execution i depends only on (seed, i): random and PCT. Shard k of n takes the
  * indices k, k+n, k+2n…, so any split of the search is deterministic.
  */
-export abstract class SeededSearch implements SearchStrategy {
+export abstract class SeededSearch implements Search {
   abstract readonly name: string;
   readonly exhausted = false;
   readonly pruned = false;
@@ -63,14 +64,14 @@ export abstract class SeededSearch implements SearchStrategy {
     this.index = first - stride;
   }
 
-  /** The scheduler strategy of one execution, from that execution's own seed. */
-  protected abstract make(seed: number): Strategy;
+  /** The chooser of one execution, from that execution's own seed. */
+  protected abstract make(seed: number): Chooser;
 
   get orderKey(): number {
     return this.index;
   }
 
-  next(): Strategy {
+  next(): Chooser {
     this.index += this.stride;
     return this.make(deriveSeed(this.seed, this.index));
   }

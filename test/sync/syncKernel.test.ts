@@ -1,24 +1,24 @@
-// Tests of src/sync/kernel.ts: tasks, run(), reports and library use outside tasks.
+// Tests of src/sync/syncKernel.ts: tasks, run(), reports and library use outside tasks.
 
 import { describe, expect, it } from "vitest";
 import { MmunError } from "../../src/lib/errno.js";
-import { Kernel } from "../../src/sync/kernel.js";
 import type { Report } from "../../src/sync/report.js";
+import { SyncKernel } from "../../src/sync/syncKernel.js";
 import { OUTSIDE } from "../../src/sync/task.js";
 import { kinds, makeKernel, RUNTIMES, reportsOf, runRejects, seedsFor } from "./helpers.js";
 
 describe("kernel options", () => {
   it("rejects an empty task name or a missing function with EINVAL", () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     expect(() => k.spawn("", () => {})).toThrow(expect.objectContaining({ code: "EINVAL" }));
     expect(() => k.spawn("t", 42 as unknown as () => void)).toThrow(/needs a function/);
   });
 
   it("accepts only a power-of-two page size", () => {
-    expect(new Kernel({ pageSize: 65536 }).pageSize).toBe(65536);
-    expect(new Kernel().pageSize).toBe(4096);
-    expect(() => new Kernel({ pageSize: 3000 })).toThrow(expect.objectContaining({ code: "EINVAL" }));
-    expect(() => new Kernel({ pageSize: 0 })).toThrow(/power of two/);
+    expect(new SyncKernel({ pageSize: 65536 }).pageSize).toBe(65536);
+    expect(new SyncKernel().pageSize).toBe(4096);
+    expect(() => new SyncKernel({ pageSize: 3000 })).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    expect(() => new SyncKernel({ pageSize: 0 })).toThrow(/power of two/);
   });
 });
 
@@ -93,7 +93,7 @@ describe.each(RUNTIMES)("tasks and run() (%s)", (runtime) => {
 describe("reports", () => {
   it("record the running task, step and logical time, and reach onReport as they are raised", async () => {
     const seen: Report[] = [];
-    const k = new Kernel({ onReport: (r) => seen.push(r) });
+    const k = new SyncKernel({ onReport: (r) => seen.push(r) });
     k.spawn("w", async () => {
       await k.msleep(7);
       k.warn("something odd");
@@ -106,7 +106,7 @@ describe("reports", () => {
   });
 
   it("a warn does not fail run(), and failOn: [] lets run() resolve despite a deadlock", async () => {
-    const k = new Kernel({ failOn: [] });
+    const k = new SyncKernel({ failOn: [] });
     const c = k.completion("never");
     k.spawn("stuck", () => c.wait());
     await expect(k.run()).resolves.toBeUndefined();
@@ -114,7 +114,7 @@ describe("reports", () => {
   });
 
   it("only the reports of the current run make run() reject", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     k.spawn("bad", () => {
       throw new Error("first run");
     });
@@ -124,7 +124,7 @@ describe("reports", () => {
   });
 
   it("a task ending while holding a lock is reported naming the task and the lock", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     const m = k.mutex("forgotten");
     k.spawn("leaky", () => m.lock());
     const e = await runRejects(k);
@@ -137,14 +137,14 @@ describe("reports", () => {
   });
 
   it("a task ending inside a non-blocking region is reported", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     k.spawn("open", () => k.nonBlockStart());
     await runRejects(k);
     expect(reportsOf(k, "error")[0]!.message).toMatch(/task "open" ended inside 1 non-blocking region/);
   });
 
   it("nonBlockEnd without nonBlockStart throws EINVAL naming the task", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     let caught: unknown;
     k.spawn("unbalanced", () => {
       try {
@@ -161,7 +161,7 @@ describe("reports", () => {
 
 describe("library use outside tasks (direct runtime)", () => {
   it("locks and unlocks without a task, synchronously when uncontended", () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     const m = k.mutex("m");
     expect(m.lock()).toBeUndefined();
     expect(m.owner).toBe(OUTSIDE);
@@ -179,7 +179,7 @@ describe("library use outside tasks (direct runtime)", () => {
   // Outside code must start its waits before run(): while a run is in progress the scheduler's
   // current task is the one it switched to, and an outside call would be taken for that task's.
   it("waits for a fence that a task signals", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     const f = k.dmaFence("job");
     k.spawn("gpu", async () => {
       await k.msleep(5);
@@ -195,7 +195,7 @@ describe("library use outside tasks (direct runtime)", () => {
   });
 
   it("hands a contended mutex between outside callers in FIFO order", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     const m = k.mutex("m");
     const order: number[] = [];
     m.lock();
@@ -209,7 +209,7 @@ describe("library use outside tasks (direct runtime)", () => {
   });
 
   it("counts an outside timed wait as a deadline: the clock jumps to it before declaring a deadlock", async () => {
-    const k = new Kernel({ failOn: [] });
+    const k = new SyncKernel({ failOn: [] });
     const timed = k.completion("c").waitTimeout(5);
     k.spawn("stuck", () => k.completion("never").wait());
     await k.run();
@@ -220,7 +220,7 @@ describe("library use outside tasks (direct runtime)", () => {
   });
 
   it("times out an outside wait when the clock reaches its deadline", async () => {
-    const k = new Kernel();
+    const k = new SyncKernel();
     const c = k.completion("c");
     const f = k.dmaFence("f");
     const timed = c.waitTimeout(5);
