@@ -1,6 +1,6 @@
 // A progress line on stderr for long searches (the CLI may read the wall clock; the explorer may not).
 
-import type { ExploreProgress } from "../explore/explore.js";
+import type { ExploreProgress } from "../explore/options.js";
 
 /** Returns an onProgress callback that redraws at most every 200 ms, and a `done()` to clear it. */
 export function progressLine(label: string, total: number, enabled: boolean) {

@@ -5,16 +5,12 @@ import { Worker } from "node:worker_threads";
 import { MmunError } from "../lib/errno.js";
 import type { Kernel } from "../mm/kernel.js";
 import type { ExecutionOptions } from "./execution.js";
-import {
-  type ExploreProgress,
-  finalize,
-  type ResolvedOptions,
-  type ShardOutcome,
-  shardLabel,
-  subShard,
-} from "./explore.js";
+import { finalize } from "./merge.js";
+import type { ExploreProgress, ResolvedOptions } from "./options.js";
 import type { ExploreResult } from "./result.js";
 import type { Scenario } from "./scenario.js";
+import { shardLabel, subShard } from "./shard.js";
+import type { ShardOutcome } from "./shardRunner.js";
 
 /** What the main thread sends a worker. */
 export interface WorkerJob {

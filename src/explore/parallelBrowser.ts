@@ -5,17 +5,12 @@
 
 import type { Kernel } from "../mm/kernel.js";
 import type { ExecutionOptions } from "./execution.js";
-import {
-  type ExploreProgress,
-  exploreShard,
-  finalize,
-  type ResolvedOptions,
-  type ShardOutcome,
-  shardLabel,
-  subShard,
-} from "./explore.js";
+import { finalize } from "./merge.js";
+import type { ExploreProgress, ResolvedOptions } from "./options.js";
 import type { ExploreResult } from "./result.js";
 import type { Scenario } from "./scenario.js";
+import { shardLabel, subShard } from "./shard.js";
+import { exploreShard, type ShardOutcome } from "./shardRunner.js";
 
 /**
  * Splits the search into `opts.workers` shards (of the caller's shard, if any), as parallel.ts does,

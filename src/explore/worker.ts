@@ -1,9 +1,9 @@
 // The worker-thread entry of parallel exploration: loads the scenario's module, runs its shard.
 
 import { parentPort, workerData } from "node:worker_threads";
-import { exploreShard } from "./explore.js";
 import type { WorkerJob, WorkerMessage } from "./parallel.js";
 import { findScenario } from "./scenarioModule.js";
+import { exploreShard } from "./shardRunner.js";
 
 async function main(): Promise<void> {
   const job = workerData as WorkerJob;

@@ -27,4 +27,6 @@ export interface Report {
   time: number;
   /** The thrown value, for `error` reports of a task that threw. */
   error?: unknown;
+  /** True on the `error` report of an execution stopped by the controlled scheduler's step bound. */
+  stepBound?: true;
 }

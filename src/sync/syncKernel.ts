@@ -377,6 +377,13 @@ export class SyncKernel implements WarnSink, SchedulerHost {
     const t = s.current;
     const r: Report = { kind, message, task: t === null ? null : t.name, step: s.step, time: s.clock };
     if (error !== undefined) r.error = error;
+    return this.raise(r);
+  }
+
+  /** Records `r` (trace event, `onReport`) and returns it. */
+  private raise(r: Report): Report {
+    const kind = r.kind;
+    const message = r.message;
     this.reports.push(r);
     if (this.trace !== null)
       this.event(kind === "warn" ? "warn" : "report", -1, undefined, `${kind}: ${message}`);
@@ -453,11 +460,17 @@ export class SyncKernel implements WarnSink, SchedulerHost {
 
   /** SchedulerHost: the controlled scheduler's step bound was exceeded. */
   onStepBound(task: Task, maxSteps: number): void {
-    this.report(
-      "error",
-      `${task} exceeded the bound of ${maxSteps} scheduling points: likely an unbounded retry loop or a livelock ` +
+    const s = this.sched;
+    this.raise({
+      kind: "error",
+      message:
+        `${task} exceeded the bound of ${maxSteps} scheduling points: likely an unbounded retry loop or a livelock ` +
         "(tasks keep running without finishing); raise maxSteps if the scenario is just long",
-    );
+      task: task.name,
+      step: s.step,
+      time: s.clock,
+      stepBound: true,
+    });
   }
 }
 

@@ -86,6 +86,21 @@ describe("failures of a bounded execution explain themselves", () => {
     expect(again.reproduced).toBe(true);
     expect(r.stats.bounded).toBe(1);
   });
+
+  it("counts as bounded only executions the step bound stopped, not a failure whose message says so", async () => {
+    const liar = defineScenario({
+      name: "liar",
+      description: "a check that fails with the step bound's wording",
+      setup: () => ({}),
+      tasks: { t: async () => {} },
+      check: () => {
+        throw new Error("t exceeded the bound of 50 scheduling points");
+      },
+    });
+    const r = await explore(liar, { executions: 1 });
+    expect(r.failures[0]?.kind).toBe("check");
+    expect(r.stats.bounded).toBe(0);
+  });
 });
 
 describe("a lock-order cycle formed across executions", () => {

@@ -47,3 +47,26 @@ export async function runRejects(k: SyncKernel): Promise<unknown> {
 export async function runSettled(k: SyncKernel): Promise<void> {
   await k.run().catch(() => undefined);
 }
+
+/**
+ * Spawns task "again", which takes `lock`, tries to take it a second time (what that throws lands in
+ * `out.caught`), and releases it: the self-deadlock that mutexes and spinlocks must detect.
+ */
+export function spawnRelock(
+  k: SyncKernel,
+  lock: { lock(): Promise<void> | undefined; unlock(): void },
+): {
+  caught: unknown;
+} {
+  const out: { caught: unknown } = { caught: undefined };
+  k.spawn("again", async () => {
+    await lock.lock();
+    try {
+      await lock.lock();
+    } catch (e) {
+      out.caught = e;
+    }
+    lock.unlock();
+  });
+  return out;
+}

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Mutex } from "../../src/sync/mutex.js";
 import type { SyncKernel } from "../../src/sync/syncKernel.js";
-import { makeKernel, RUNTIMES, reportsOf, runRejects, SEEDS, seedsFor } from "./helpers.js";
+import { makeKernel, RUNTIMES, reportsOf, runRejects, SEEDS, seedsFor, spawnRelock } from "./helpers.js";
 
 /** `n` tasks each increment a shared counter `times` times across a point; returns the final value. */
 async function increments(k: SyncKernel, m: Mutex | null, n: number, times: number): Promise<number> {
@@ -137,18 +137,9 @@ describe.each(RUNTIMES)("mutex (%s)", (runtime) => {
   it("re-locking a held mutex throws EDEADLK and reports a deadlock", async () => {
     const k = makeKernel(runtime);
     const m = k.mutex("m");
-    let caught: unknown;
-    k.spawn("again", async () => {
-      await m.lock();
-      try {
-        await m.lock();
-      } catch (e) {
-        caught = e;
-      }
-      m.unlock();
-    });
+    const relock = spawnRelock(k, m);
     const e = await runRejects(k);
-    expect(caught).toMatchObject({ code: "EDEADLK" });
+    expect(relock.caught).toMatchObject({ code: "EDEADLK" });
     expect(e).toMatchObject({ code: "EDEADLK" });
     expect(reportsOf(k, "deadlock")[0]!.message).toMatch(
       /task "again" re-locks mutex "m", which it already holds/,

@@ -284,6 +284,8 @@ describe("controlled scheduler", () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]!.message).toMatch(/exceeded the bound of 50 scheduling points/);
     expect(errors[0]!.message).toMatch(/unbounded retry loop or a livelock/);
+    expect(errors[0]!.stepBound).toBe(true);
+    expect(errors[0]!.task).toBe("retry");
     expect((k.sched as ControlledScheduler).points).toBe(51);
   });
 

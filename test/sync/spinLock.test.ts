@@ -11,6 +11,7 @@ import {
   runSettled,
   SEEDS,
   seedsFor,
+  spawnRelock,
 } from "./helpers.js";
 
 /** Operations that may sleep (their first step is synchronous), done by a task that never waits on them. */
@@ -177,19 +178,9 @@ describe.each(RUNTIMES)("spinlock (%s)", (runtime) => {
 
   it("re-locking a held spinlock throws EDEADLK", async () => {
     const k = makeKernel(runtime);
-    const s = k.spinLock("s");
-    let caught: unknown;
-    k.spawn("again", async () => {
-      await s.lock();
-      try {
-        await s.lock();
-      } catch (e) {
-        caught = e;
-      }
-      s.unlock();
-    });
+    const relock = spawnRelock(k, k.spinLock("s"));
     await runSettled(k);
-    expect(caught).toMatchObject({ code: "EDEADLK" });
+    expect(relock.caught).toMatchObject({ code: "EDEADLK" });
     expect(kinds(k)).toEqual(["deadlock"]);
   });
 });
