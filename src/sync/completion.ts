@@ -1,6 +1,6 @@
 // Follows kernel/sched/completion.c: a counted "this happened" event.
 
-import type { Waiter } from "./scheduler.js";
+import { never, type Waiter } from "./scheduler.js";
 import type { SyncKernel } from "./syncKernel.js";
 import type { Task, Waitable } from "./task.js";
 
@@ -28,6 +28,8 @@ export class Completion implements Waitable {
   /** `complete()`: wakes one waiter. Never sleeps. */
   complete(): void {
     const k = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return;
     k.sched.step++;
     if (this.done !== ALL) this.done++;
     if (k.trace !== null) k.event("signal", this.id, this.done);
@@ -38,6 +40,8 @@ export class Completion implements Waitable {
   /** `complete_all()`: wakes every waiter, present and future (until `reinit`). */
   completeAll(): void {
     const k = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return;
     k.sched.step++;
     this.done = ALL;
     if (k.trace !== null) k.event("signal", this.id, this.done);
@@ -57,6 +61,8 @@ export class Completion implements Waitable {
 
   /** `try_wait_for_completion()`: consumes a completion if one is available. Never sleeps. */
   tryWait(): boolean {
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (this.kernel.sched.aborted) return false;
     this.kernel.sched.step++;
     if (this.done === 0) return false;
     if (this.done !== ALL) this.done--;
@@ -76,6 +82,8 @@ export class Completion implements Waitable {
   waitTimeout(ms: number): Promise<number> | number {
     const k = this.kernel;
     const s = k.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never() as Promise<never>;
     s.step++;
     const t = s.current;
     k.mightSleep("wait_for_completion", this.name);

@@ -1,7 +1,7 @@
 // Follows drivers/dma-buf/dma-fence.c: a one-shot "this GPU work finished" signal.
 
 import { EINVAL, ENOENT } from "../lib/errno.js";
-import type { Waiter } from "./scheduler.js";
+import { never, type Waiter } from "./scheduler.js";
 import type { SyncKernel } from "./syncKernel.js";
 import { MODE_READ, MODE_WRITE, type Task, type Waitable } from "./task.js";
 
@@ -57,6 +57,8 @@ export class DmaFence implements Waitable {
   signal(): number {
     const k = this.kernel;
     const s = k.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return 0;
     s.step++;
     if (this.signaled) {
       k.warn(`fence "${this.name}" signalled twice`);
@@ -84,6 +86,8 @@ export class DmaFence implements Waitable {
 
   /** `dma_fence_add_callback()`: 0, or -ENOENT when already signalled (the callback is not added). */
   addCallback(cb: FenceCallback): number {
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (this.kernel.sched.aborted) return 0;
     this.kernel.sched.step++;
     if (this.signaled) return -ENOENT;
     this.callbacks.push(cb);
@@ -111,6 +115,8 @@ export class DmaFence implements Waitable {
   waitTimeout(ms: number): Promise<number> | number {
     const k = this.kernel;
     const s = k.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never() as Promise<never>;
     s.step++;
     const t = s.current;
     k.mightSleep("dma_fence_wait", this.name);

@@ -37,7 +37,7 @@ export class LockMap implements Lockable {
   private acquireMode(mode: LockMode, trylock = false): void {
     const k = this.kernel;
     const t = k.sched.current;
-    if (t === null) return;
+    if (t === null || k.sched.aborted) return;
     if (!trylock && k.lockdep !== null && t.heldCount !== 0) k.lockdepCheck(t, this, mode);
     t.pushHeld(this, mode, k.sched.step);
     if (k.trace !== null) k.event("acquire", this.id, undefined, MODE_NAMES[mode]);
@@ -47,7 +47,7 @@ export class LockMap implements Lockable {
   release(): void {
     const k = this.kernel;
     const t = k.sched.current;
-    if (t === null) return;
+    if (t === null || k.sched.aborted) return;
     if (!t.popHeld(this)) {
       k.misuse("EPERM", `${t} releases lock map "${this.name}", which it does not hold`);
     }

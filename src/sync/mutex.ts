@@ -1,6 +1,6 @@
 // Follows kernel/locking/mutex.c: a sleeping lock with one owner, FIFO hand-off to waiters.
 
-import type { Scheduler, Waiter } from "./scheduler.js";
+import { never, type Scheduler, type Waiter } from "./scheduler.js";
 import type { SyncKernel } from "./syncKernel.js";
 import { type Lockable, MODE_WRITE, OUTSIDE, OutsideWaiter, Task, type Waitable } from "./task.js";
 
@@ -31,6 +31,8 @@ export class Mutex implements Lockable, Waitable {
   /** `mutex_lock()`: takes the mutex, sleeping while another owner holds it. Pairs with `unlock`. */
   lock(): Promise<void> | undefined {
     const s = this.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never();
     s.step++;
     const t = s.current;
     if (t === null) return this.lockOutside();
@@ -74,6 +76,8 @@ export class Mutex implements Lockable, Waitable {
   /** `mutex_trylock()`: takes the mutex if free; never sleeps. Pairs with `unlock` when true. */
   trylock(): boolean {
     const k = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return false;
     k.sched.step++;
     if (this.owner !== null) return false;
     const t = k.sched.current;
@@ -87,6 +91,8 @@ export class Mutex implements Lockable, Waitable {
   unlock(): void {
     const k = this.kernel;
     const s = this.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return;
     s.step++;
     const t = s.current;
     const me = t ?? OUTSIDE;

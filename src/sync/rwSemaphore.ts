@@ -1,6 +1,6 @@
 // Follows kernel/locking/rwsem.c: a sleeping reader/writer lock with writer fairness.
 
-import type { Waiter } from "./scheduler.js";
+import { never, type Waiter } from "./scheduler.js";
 import type { SyncKernel } from "./syncKernel.js";
 import { type Lockable, MODE_READ, MODE_WRITE, OUTSIDE, Task, type Waitable } from "./task.js";
 
@@ -39,6 +39,8 @@ export class RwSemaphore implements Lockable, Waitable {
   /** `down_read()`: takes the read side; sleeps while a writer holds or waits. Pairs with `upRead`. */
   downRead(): Promise<void> | undefined {
     const s = this.kernel.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never();
     s.step++;
     const t = s.current;
     if (t !== null && s.controlled) {
@@ -51,6 +53,8 @@ export class RwSemaphore implements Lockable, Waitable {
   /** `down_write()`: takes the write side; sleeps while anyone holds it. Pairs with `upWrite`. */
   downWrite(): Promise<void> | undefined {
     const s = this.kernel.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never();
     s.step++;
     const t = s.current;
     if (t !== null && s.controlled) {
@@ -102,6 +106,8 @@ export class RwSemaphore implements Lockable, Waitable {
   /** `down_read_trylock()`: takes the read side if that needs no wait. Pairs with `upRead` when true. */
   downReadTrylock(): boolean {
     const k = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return false;
     k.sched.step++;
     if (!this.canRead()) return false;
     this.grantTo(k.owner(), false);
@@ -111,6 +117,8 @@ export class RwSemaphore implements Lockable, Waitable {
   /** `down_write_trylock()`: takes the write side if free. Pairs with `upWrite` when true. */
   downWriteTrylock(): boolean {
     const k = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return false;
     k.sched.step++;
     if (!this.canWrite()) return false;
     this.grantTo(k.owner(), true);
@@ -120,6 +128,8 @@ export class RwSemaphore implements Lockable, Waitable {
   /** `up_read()`: releases a read hold of the caller; pairs with `downRead`. */
   upRead(): void {
     const k = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return;
     k.sched.step++;
     const me = k.owner();
     const i = this.readers.lastIndexOf(me);
@@ -135,6 +145,8 @@ export class RwSemaphore implements Lockable, Waitable {
   /** `up_write()`: releases the caller's write hold; pairs with `downWrite`. */
   upWrite(): void {
     const k = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return;
     k.sched.step++;
     const me = k.owner();
     if (this.writer !== me) {
@@ -152,6 +164,8 @@ export class RwSemaphore implements Lockable, Waitable {
   /** `downgrade_write()`: turns the caller's write hold into a read hold, letting readers in. */
   downgradeWrite(): void {
     const k = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return;
     k.sched.step++;
     const me = k.owner();
     if (this.writer !== me) {

@@ -142,10 +142,14 @@ export abstract class Scheduler {
     }
   }
 
-  /** Stops everything: no task runs again and `run()` resolves (the explorer ends an execution). */
+  /**
+   * Stops everything (the explorer ends an execution at its first failure): `run()` resolves, no
+   * task runs again, and every later operation on a kernel object does nothing (a wait never ends).
+   * `current` stays the task that was running, so the rest of the operation that failed (and its
+   * trace events) is still credited to it.
+   */
   abort(): void {
     this.aborted = true;
-    this.current = null;
     this.finish();
   }
 

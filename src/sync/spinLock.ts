@@ -1,6 +1,6 @@
 // Follows include/linux/spinlock.h: a lock whose critical section must not sleep.
 
-import type { Scheduler, Waiter } from "./scheduler.js";
+import { never, type Scheduler, type Waiter } from "./scheduler.js";
 import type { SyncKernel } from "./syncKernel.js";
 import { type Lockable, MODE_WRITE, OUTSIDE, OutsideWaiter, Task, type Waitable } from "./task.js";
 
@@ -29,6 +29,8 @@ export class SpinLock implements Lockable, Waitable {
   /** `spin_lock()`: takes the lock, spinning while another CPU holds it. Pairs with `unlock`. */
   lock(): Promise<void> | undefined {
     const s = this.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never();
     s.step++;
     const t = s.current;
     if (t === null) return this.lockOutside();
@@ -79,6 +81,8 @@ export class SpinLock implements Lockable, Waitable {
   /** `spin_trylock()`: takes the lock if free. Pairs with `unlock` when true. */
   trylock(): boolean {
     const k = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return false;
     k.sched.step++;
     if (this.owner !== null) return false;
     this.take(k.sched.current, k);
@@ -89,6 +93,8 @@ export class SpinLock implements Lockable, Waitable {
   unlock(): void {
     const k = this.kernel;
     const s = this.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return;
     s.step++;
     const t = s.current;
     const me = t ?? OUTSIDE;

@@ -1,7 +1,7 @@
 // Follows kernel/rcu/srcutree.c (behaviour only): sleepable RCU read sections and grace periods.
 
 import { MmunError } from "../lib/errno.js";
-import type { Waiter } from "./scheduler.js";
+import { never, type Waiter } from "./scheduler.js";
 import type { SyncKernel } from "./syncKernel.js";
 import { type Lockable, MODE_RECURSIVE_READ, MODE_WRITE, type Task, type Waitable } from "./task.js";
 
@@ -40,6 +40,8 @@ export class Srcu implements Lockable, Waitable {
   /** `srcu_read_lock()`: enters a read section; returns the index to pass to `readUnlock`. */
   readLock(): number {
     const k = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return 0;
     k.sched.step++;
     const t = k.sched.current;
     const idx = this.epoch;
@@ -56,6 +58,8 @@ export class Srcu implements Lockable, Waitable {
   /** `srcu_read_unlock(idx)`: leaves a read section; pairs with `readLock`. */
   readUnlock(idx: number): void {
     const k: SyncKernel = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return;
     k.sched.step++;
     const n = this.readers.get(idx);
     if (n === undefined || n <= 0) {
@@ -109,6 +113,8 @@ export class Srcu implements Lockable, Waitable {
   synchronize(): Promise<void> | undefined {
     const k = this.kernel;
     const s = k.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never();
     s.step++;
     const t = s.current;
     k.mightSleep("synchronize_srcu", this.name);
@@ -138,6 +144,8 @@ export class Srcu implements Lockable, Waitable {
   /** `call_srcu()`: runs `cb` (atomically, must not sleep) once a grace period has elapsed. */
   callSrcu(cb: () => void): void {
     if (typeof cb !== "function") throw new MmunError("EINVAL", "callSrcu needs a function");
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (this.kernel.sched.aborted) return;
     this.kernel.sched.step++;
     const target = this.epoch++;
     this.pending.push({ target, cb });
@@ -148,6 +156,8 @@ export class Srcu implements Lockable, Waitable {
   barrier(): Promise<void> | undefined {
     const k = this.kernel;
     const s = k.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never();
     s.step++;
     const t = s.current;
     k.mightSleep("srcu_barrier", this.name);

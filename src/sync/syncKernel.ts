@@ -13,7 +13,7 @@ import { LockMap } from "./lockMap.js";
 import { Mutex } from "./mutex.js";
 import type { Report, ReportKind } from "./report.js";
 import { RwSemaphore } from "./rwSemaphore.js";
-import { Scheduler, type SchedulerHost } from "./scheduler.js";
+import { never, Scheduler, type SchedulerHost } from "./scheduler.js";
 import { SpinLock } from "./spinLock.js";
 import { Srcu } from "./srcu.js";
 import {
@@ -158,6 +158,8 @@ export class SyncKernel implements WarnSink, SchedulerHost {
     if (typeof fn !== "function") throw new MmunError("EINVAL", `task "${name}" needs a function`);
     const s = this.sched;
     const task = new Task(s.tasks.length, name);
+    // A task spawned after the execution was stopped never runs.
+    if (s.aborted) return task;
     const parent = s.current;
     if (this.trace !== null) {
       this.trace.task(task.id, name);
@@ -175,7 +177,8 @@ export class SyncKernel implements WarnSink, SchedulerHost {
       await fn();
     } catch (e) {
       task.error = e;
-      if (!(e instanceof Object && REPORTED in e)) {
+      // After the execution was stopped the task's code only unwinds: what it throws is not a finding.
+      if (!this.sched.aborted && !(e instanceof Object && REPORTED in e)) {
         const msg = e instanceof Error ? e.message : String(e);
         this.report("error", `${task} threw: ${msg}`, e);
       }
@@ -233,6 +236,8 @@ export class SyncKernel implements WarnSink, SchedulerHost {
    */
   point(label = "point"): Promise<void> | undefined {
     const s = this.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never();
     s.step++;
     const t = s.current;
     if (t === null) return undefined;
@@ -417,7 +422,7 @@ export class SyncKernel implements WarnSink, SchedulerHost {
   /** @internal Lockdep validation before `t` acquires `lock`. */
   lockdepCheck(t: Task, lock: Lockable, mode: LockMode): void {
     const ld = this.lockdep;
-    if (ld === null || lock.classId < 0 || t.heldCount === 0) return;
+    if (ld === null || lock.classId < 0 || t.heldCount === 0 || this.sched.aborted) return;
     const problems = ld.checkAcquire(t, lock.classId, mode, this.sched.step);
     if (problems !== null) for (const p of problems) this.report("lock-order", p);
   }

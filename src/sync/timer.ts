@@ -1,5 +1,6 @@
 // Logical-time sleeps (kernel/time/timer.c's msleep, on the kernel's logical clock).
 
+import { never } from "./scheduler.js";
 import type { SyncKernel } from "./syncKernel.js";
 import type { Task, Waitable } from "./task.js";
 
@@ -17,6 +18,8 @@ export class Timer implements Waitable {
   sleep(ms: number): Promise<void> | undefined {
     const k = this.kernel;
     const s = k.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never();
     s.step++;
     const t = s.current;
     k.mightSleep("msleep", ms);

@@ -1,6 +1,6 @@
 // Follows include/linux/wait.h: wait for a condition, re-checked after every wake-up.
 
-import type { Waiter } from "./scheduler.js";
+import { never, type Waiter } from "./scheduler.js";
 import type { SyncKernel } from "./syncKernel.js";
 import type { Task, Waitable } from "./task.js";
 
@@ -27,6 +27,8 @@ export class WaitQueue implements Waitable {
   waitEvent(cond: () => boolean): Promise<void> | undefined {
     const k = this.kernel;
     const s = k.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never();
     s.step++;
     const t = s.current;
     k.mightSleep("wait_event", this.name);
@@ -45,6 +47,8 @@ export class WaitQueue implements Waitable {
   waitEventTimeout(cond: () => boolean, ms: number): Promise<number> | number {
     const k = this.kernel;
     const s = k.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never() as Promise<never>;
     s.step++;
     const t = s.current;
     k.mightSleep("wait_event_timeout", this.name);
@@ -93,6 +97,8 @@ export class WaitQueue implements Waitable {
   sleepOn(): Promise<void> {
     const k = this.kernel;
     const s = k.sched;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (s.aborted) return never();
     s.step++;
     const t = s.current;
     k.mightSleep("sleep_on", this.name);
@@ -111,6 +117,8 @@ export class WaitQueue implements Waitable {
   /** `wake_up_all(wq)`: makes every waiter runnable; each re-checks its condition. Never sleeps. */
   wakeUpAll(): void {
     const k = this.kernel;
+    // The execution was stopped (the explorer found a failure): nothing happens any more.
+    if (k.sched.aborted) return;
     k.sched.step++;
     if (this.waiters.length === 0) return;
     const ws = this.waiters;

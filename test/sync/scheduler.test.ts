@@ -338,3 +338,46 @@ describe("controlled scheduler", () => {
     expect(log).toEqual(["a", "a", "a", "b", "b", "b"]);
   });
 });
+
+describe("an aborted run (the explorer stops an execution at its first failure)", () => {
+  it("keeps crediting the running task and makes every later operation do nothing", async () => {
+    let aborts = 0;
+    const k = new SyncKernel({
+      runtime: "controlled",
+      chooser: new ReplayChooser([]),
+      trace: true,
+      failOn: [],
+      onReport: () => {
+        aborts++;
+        k.sched.abort();
+      },
+    });
+    const a = k.mutex("a");
+    const b = k.mutex("b");
+    const f = k.dmaFence("f");
+    const seen: unknown[] = [];
+    k.spawn("t", async () => {
+      await a.lock();
+      k.report("check", "found it");
+      // The rest of the task runs on, but nothing it does takes effect or is reported.
+      a.unlock();
+      a.unlock();
+      seen.push(b.trylock(), f.signal());
+      k.spawn("late", () => {
+        seen.push("late ran");
+      });
+      await b.lock();
+      seen.push("after a lock that never returns");
+    });
+    await k.run();
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(aborts).toBe(1);
+    expect(k.reports.map((r) => [r.kind, r.task])).toEqual([["check", "t"]]);
+    expect(a.owner?.name).toBe("t");
+    expect(b.isLocked()).toBe(false);
+    expect(f.isSignaled()).toBe(false);
+    expect(seen).toEqual([false, 0]);
+    const events = (k.trace?.toJSON() as Trace).events;
+    expect(events.at(-1)).toMatchObject({ kind: "report", task: 0 });
+  });
+});
