@@ -17,12 +17,13 @@ export {
   type Scenario,
   type ScenarioSpec,
   type ScenarioTask,
+  scenarioRefOf,
 } from "./explore/scenario.js";
 export { findScenario, isScenario, scenariosOf } from "./explore/scenarioModule.js";
 export { type DfsOptions, DfsSearch } from "./explore/strategies/dfs.js";
 export { PctChooser, PctSearch } from "./explore/strategies/pct.js";
 export { RandomChooser } from "./explore/strategies/random.js";
-export { ReplayChooser } from "./explore/strategies/replay.js";
+export { ReplayChooser, type ReplayChooserOptions } from "./explore/strategies/replay.js";
 export { decodeToken, encodeToken } from "./explore/token.js";
 export {
   EAGAIN,
@@ -94,6 +95,13 @@ export { WaitQueue } from "./sync/waitQueue.js";
 // Traces.
 export { type ChromeTrace, toPerfetto } from "./trace/perfetto.js";
 export { TraceRecorder } from "./trace/recorder.js";
+export {
+  type FormatScheduleOptions,
+  formatSchedule,
+  type Schedule,
+  type ScheduleRow,
+  scheduleOf,
+} from "./trace/schedule.js";
 export {
   TRACE_VERSION,
   type Trace,

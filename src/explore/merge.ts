@@ -2,6 +2,7 @@
 // and builds each failure (its token, its trace by replay, its replay commands).
 
 import type { Kernel } from "../mm/kernel.js";
+import { scheduleOf } from "../trace/schedule.js";
 import type { ExecutionOptions } from "./execution.js";
 import { DEFAULT_MAX_STEPS, type ExploreProgress, type ResolvedOptions } from "./options.js";
 import { emptyTrace, replayCommands, replayDecoded } from "./replay.js";
@@ -118,12 +119,14 @@ async function buildFailure(
     f.segments,
     opts.maxSteps === DEFAULT_MAX_STEPS ? undefined : opts.maxSteps,
   );
-  const again = await replayDecoded(scenario, decodeToken(token), true, createKernel);
+  const { raw: again } = await replayDecoded(scenario, decodeToken(token), true, createKernel);
+  const trace = again.trace ?? emptyTrace();
   return {
     kind: f.kind,
     message: f.message,
     token,
-    trace: again.trace ?? emptyTrace(),
+    trace,
+    schedule: scheduleOf(trace),
     task: f.task,
     step: f.step,
     execution,

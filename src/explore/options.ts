@@ -3,7 +3,7 @@
 import { MmunError } from "../lib/errno.js";
 import type { Kernel } from "../mm/kernel.js";
 import type { ExecutionOptions } from "./execution.js";
-import type { Scenario } from "./scenario.js";
+import { type Scenario, scenarioRefOf } from "./scenario.js";
 
 /** The search strategies `explore` offers. */
 export type StrategyName = "random" | "pct" | "dfs";
@@ -32,7 +32,10 @@ export interface ExploreOptions {
   failures?: "first" | "all";
   /** Check lock order across executions with one lockdep graph (default true). */
   lockdep?: boolean;
-  /** How the CLI or a caller names the scenario in replay commands (default: its name). */
+  /**
+   * How replay commands name the scenario on the command line (default: {@link scenarioRefOf}: a
+   * built-in's name, or a user module's path#name; none for a scenario without `module`).
+   */
   scenarioRef?: string;
   /** Called every 256 executions and at the end. */
   onProgress?: (progress: ExploreProgress) => void;
@@ -59,7 +62,7 @@ export interface ResolvedOptions {
   workers: number;
   failures: "first" | "all";
   lockdep: boolean;
-  scenarioRef: string;
+  scenarioRef: string | undefined;
 }
 
 /** The default step bound (a token records any other). */
@@ -104,6 +107,6 @@ export function resolveOptions(
     workers: positiveInt("workers", options.workers ?? 1),
     failures,
     lockdep: options.lockdep ?? true,
-    scenarioRef: options.scenarioRef ?? scenario.name,
+    scenarioRef: options.scenarioRef ?? scenarioRefOf(scenario),
   };
 }

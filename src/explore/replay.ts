@@ -2,18 +2,24 @@
 
 import type { Kernel } from "../mm/kernel.js";
 import { Lockdep } from "../sync/lockdep.js";
+import { scheduleOf } from "../trace/schedule.js";
 import { type ExecutionOptions, type RawExecution, runExecution } from "./execution.js";
 import { DEFAULT_MAX_STEPS } from "./options.js";
 import type { ExecutionResult, Failure, FailureKind } from "./result.js";
-import type { Scenario } from "./scenario.js";
+import { type Scenario, scenarioRefOf } from "./scenario.js";
 import { ReplayChooser } from "./strategies/replay.js";
 import { decodeToken } from "./token.js";
 
 /** What `replay` returns: the execution, and whether it reproduced the token's failure. */
 export interface ReplayResult extends ExecutionResult {
-  /** True when the failure has the token's kind and step. */
+  /** True when the run followed the recorded schedule and failed with the token's kind at its step. */
   reproduced: boolean;
   expected: { kind: FailureKind; step: number };
+  /**
+   * Why the run left the recorded schedule (the scenario changed, or is not deterministic), or
+   * undefined when it followed it to the end. A diverged replay never counts as reproduced.
+   */
+  diverged: string | undefined;
 }
 
 /** Replays `token` on `scenario`: the same schedule, hence the same failure at the same step. */
@@ -24,8 +30,10 @@ export async function replay(
 ): Promise<ReplayResult> {
   const sc = scenario;
   const decoded = decodeToken(token);
-  const r = await replayDecoded(sc, decoded, options.trace ?? true, options.createKernel);
+  const { raw: r, diverged } = await replayDecoded(sc, decoded, options.trace ?? true, options.createKernel);
   const rep = r.failure;
+  const trace = r.trace ?? emptyTrace();
+  const schedule = r.trace === undefined ? undefined : scheduleOf(r.trace);
   const failure: Failure | undefined =
     rep === undefined
       ? undefined
@@ -33,11 +41,12 @@ export async function replay(
           kind: rep.kind,
           message: rep.message,
           token,
-          trace: r.trace ?? emptyTrace(),
+          trace,
+          schedule: schedule ?? scheduleOf(trace),
           task: rep.task,
           step: rep.step,
           execution: 0,
-          replay: replayCommands(options.scenarioRef ?? sc.name, token),
+          replay: replayCommands(options.scenarioRef ?? scenarioRefOf(sc), token),
         };
   return {
     failure,
@@ -46,28 +55,45 @@ export async function replay(
     points: r.points,
     steps: r.steps,
     trace: r.trace,
-    reproduced: rep !== undefined && rep.kind === decoded.kind && rep.step === decoded.step,
+    schedule,
+    reproduced:
+      diverged === undefined && rep !== undefined && rep.kind === decoded.kind && rep.step === decoded.step,
     expected: { kind: decoded.kind, step: decoded.step },
+    diverged,
   };
 }
 
-/** Replays a decoded token: every segment in order, the last one with a trace if asked. */
+/**
+ * Replays a decoded token: every segment in order (one lockdep graph), the last one with a trace if
+ * asked. The last segment is the failing execution, which made no decision after its last choice:
+ * it is replayed exactly. Stops at the first segment that leaves its recorded schedule.
+ */
 export async function replayDecoded(
   scenario: Scenario<unknown, Kernel>,
   decoded: ReturnType<typeof decodeToken>,
   trace: boolean,
   createKernel?: ExecutionOptions["createKernel"],
-): Promise<RawExecution> {
+): Promise<{ raw: RawExecution; diverged: string | undefined }> {
   const lockdep = new Lockdep();
   const maxSteps = decoded.maxSteps ?? DEFAULT_MAX_STEPS;
-  let last: RawExecution | undefined;
-  for (let i = 0; i < decoded.segments.length; i++) {
-    const isLast = i === decoded.segments.length - 1;
+  const n = decoded.segments.length;
+  let raw: RawExecution | undefined;
+  for (let i = 0; i < n; i++) {
+    const isLast = i === n - 1;
     const exec: ExecutionOptions = { maxSteps, lockdep, trace: trace && isLast };
     if (createKernel !== undefined) exec.createKernel = createKernel;
-    last = await runExecution(scenario, new ReplayChooser(decoded.segments[i] as number[]), exec);
+    const chooser = new ReplayChooser(decoded.segments[i] as number[], { exact: isLast });
+    raw = await runExecution(scenario, chooser, exec);
+    const where = n > 1 ? `execution ${i + 1} of ${n}: ` : "";
+    let why = chooser.divergence;
+    if (why === null && chooser.consumed < chooser.length) {
+      why =
+        `the execution ${raw.failure === undefined ? "ended" : `failed (${raw.failure.kind})`} ` +
+        `after ${chooser.consumed} of its ${chooser.length} recorded choices`;
+    }
+    if (why !== null) return { raw, diverged: where + why };
   }
-  return last as RawExecution;
+  return { raw: raw as RawExecution, diverged: undefined };
 }
 
 /** The trace of an execution that recorded none. */
@@ -75,11 +101,20 @@ export function emptyTrace(): Failure["trace"] {
   return { version: 1, tasks: [], objects: [], events: [], meta: {} };
 }
 
-/** The CLI command and API call that replay `token`. */
-export function replayCommands(scenarioRef: string, token: string): { cli: string; api: string } {
-  const quoted = /^[A-Za-z0-9_./:-]+$/.test(scenarioRef) ? scenarioRef : JSON.stringify(scenarioRef);
+/**
+ * The command line and the API call that replay `token`. `cli` is undefined when the command line
+ * cannot load the scenario (`scenarioRef` undefined: give `defineScenario` a `module`).
+ */
+export function replayCommands(
+  scenarioRef: string | undefined,
+  token: string,
+): { cli: string | undefined; api: string } {
+  const quoted =
+    scenarioRef === undefined || /^[A-Za-z0-9_./:#-]+$/.test(scenarioRef)
+      ? scenarioRef
+      : JSON.stringify(scenarioRef);
   return {
-    cli: `npx mmun replay ${quoted} ${token}`,
+    cli: quoted === undefined ? undefined : `npx mmun replay ${quoted} ${token}`,
     api: `await replay(scenario, ${JSON.stringify(token)})`,
   };
 }

@@ -1,6 +1,7 @@
 // What an exploration returns.
 
 import type { Report, ReportKind } from "../sync/report.js";
+import type { Schedule } from "../trace/schedule.js";
 import type { Trace } from "../trace/schema.js";
 
 /** The kinds of failure (the report kinds of the runtime and the oracles). */
@@ -14,14 +15,19 @@ export interface Failure {
   token: string;
   /** The trace of the failing execution (recorded by replaying it). */
   trace: Trace;
+  /** Who did what at each step of the failing execution, from its trace (`formatSchedule` prints it). */
+  schedule: Schedule;
   /** The task that was running when it was detected (null outside tasks). */
   task: string | null;
   /** The kernel step at which it was detected. */
   step: number;
   /** Which execution of the search found it (0-based). */
   execution: number;
-  /** The command line and the API call that replay it. */
-  replay: { cli: string; api: string };
+  /**
+   * The command line and the API call that replay it. `cli` is undefined for a scenario the command
+   * line cannot load (one defined without `module: import.meta.url`).
+   */
+  replay: { cli: string | undefined; api: string };
 }
 
 /** The outcome of one execution. */
@@ -38,6 +44,8 @@ export interface ExecutionResult {
   steps: number;
   /** The trace, when recorded. */
   trace: Trace | undefined;
+  /** The schedule, from the trace when recorded. */
+  schedule: Schedule | undefined;
 }
 
 /** Counters of a search. */

@@ -70,3 +70,37 @@ export function defineScenario<W, K extends Kernel = Kernel>(spec: ScenarioSpec<
   }
   return Object.freeze({ ...spec, taskNames });
 }
+
+/**
+ * Where mmun's own scenarios live (a module under it is a built-in, named by its name alone), or
+ * undefined where this module has no URL (a script bundle).
+ */
+function builtinDir(): string | undefined {
+  try {
+    return new URL("../scenarios/", import.meta.url).href;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How the command line names `scenario` (`mmun check|replay <ref>`): a built-in by its name; a
+ * scenario of a user's module by that module's path (relative to the working directory when it is
+ * below it) and `#name`. Undefined when the command line cannot load it: a scenario without a
+ * `module`, or one loaded from something other than a file.
+ */
+export function scenarioRefOf(scenario: { name: string; module?: string | undefined }): string | undefined {
+  const m = scenario.module;
+  if (m === undefined) return undefined;
+  const builtins = builtinDir();
+  if (builtins !== undefined && m.startsWith(builtins)) return scenario.name;
+  if (!m.startsWith("file://")) return undefined;
+  let path = decodeURIComponent(new URL(m).pathname);
+  if (/^\/[A-Za-z]:\//.test(path)) path = path.slice(1);
+  const cwd = typeof process === "object" && typeof process.cwd === "function" ? process.cwd() : undefined;
+  if (cwd !== undefined) {
+    const base = cwd.replaceAll("\\", "/").replace(/\/?$/, "/");
+    if (path.startsWith(base)) path = `./${path.slice(base.length)}`;
+  }
+  return `${path}#${scenario.name}`;
+}

@@ -1,11 +1,14 @@
 // Replay tokens: a short printable string that reproduces an execution's schedule on any machine.
 //
-// Format (version 1): "1" + kind letter + step + "." + payload. The payload is one or more
-// segments separated by "~" (several when a lockdep cycle was closed across executions: they are
-// replayed in order with one lockdep graph). A segment is the choice list (task ids, one per
-// scheduling point with more than one runnable task), run-length encoded as LEB128 varint pairs
-// (task id, repeat count - 1), in unpadded base64url. The kind and step identify the failure the
-// token must reproduce; replay checks them. A suffix "!<n>" records a non-default step bound.
+// Format (version 2): "2" + kind letter + step + "." + payload [+ "!" + step bound] + "." + check.
+// The payload is one or more segments separated by "~" (several when a lockdep cycle was closed
+// across executions: they are replayed in order with one lockdep graph). A segment is the choice
+// list (task ids, one per scheduling point with more than one runnable task), run-length encoded as
+// LEB128 varint pairs (task id, repeat count - 1), in unpadded base64url. The kind and step identify
+// the failure the token must reproduce; replay checks them. "!<n>" records a non-default step
+// bound. The check is 4 base64url characters (24 bits of FNV-1a over everything before it), so a
+// token mistyped or cut short is rejected instead of replaying some other schedule. Version 1 had
+// no check; its tokens are rejected with a message saying so.
 
 import { MmunError } from "../lib/errno.js";
 import type { FailureKind } from "./result.js";
@@ -115,6 +118,14 @@ export function decodeChoices(s: string): number[] {
   return out;
 }
 
+/** 24 bits of FNV-1a over `text`, as 4 base64url characters. */
+function checkOf(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  h ^= h >>> 24;
+  return toBase64Url([(h >>> 16) & 255, (h >>> 8) & 255, h & 255]);
+}
+
 /** Builds a token for a failure of `kind` at `step`, replayed by the given executions' choices. */
 export function encodeToken(
   kind: FailureKind,
@@ -123,18 +134,35 @@ export function encodeToken(
   maxSteps?: number,
 ): string {
   const bound = maxSteps === undefined ? "" : `!${maxSteps}`;
-  return `1${KIND_LETTER[kind]}${step}.${segments.map(encodeChoices).join("~")}${bound}`;
+  const body = `2${KIND_LETTER[kind]}${step}.${segments.map(encodeChoices).join("~")}${bound}`;
+  return `${body}.${checkOf(body)}`;
 }
 
-/** Parses a token; throws `MmunError("EINVAL")` when it is not one. */
+const TOKEN = /^2([a-z])(\d+)\.([A-Za-z0-9_~-]*)(?:!(\d+))?\.([A-Za-z0-9_-]{4})$/;
+
+/** Parses a token; throws `MmunError("EINVAL")` when it is not one, or not intact. */
 export function decodeToken(token: string): DecodedToken {
-  const m = /^1([a-z])(\d+)\.([A-Za-z0-9_~-]*)(?:!(\d+))?$/.exec(
-    typeof token === "string" ? token.trim() : "",
-  );
+  const text = typeof token === "string" ? token.trim() : "";
+  if (/^1[a-z]\d+\./.test(text)) {
+    throw new MmunError(
+      "EINVAL",
+      `${JSON.stringify(token)} is a version-1 replay token, which carries no check against typing errors; ` +
+        "run the search again (mmun check) for a version-2 token",
+    );
+  }
+  const m = TOKEN.exec(text);
   if (m === null) {
     throw new MmunError(
       "EINVAL",
-      `not a replay token: ${JSON.stringify(token)} (expected "1<kind><step>.<choices>")`,
+      `not a replay token: ${JSON.stringify(token)} (expected "2<kind><step>.<choices>.<check>")`,
+    );
+  }
+  const body = text.slice(0, text.lastIndexOf("."));
+  if (checkOf(body) !== m[5]) {
+    throw new MmunError(
+      "EINVAL",
+      `replay token ${JSON.stringify(token)} fails its check: a character was changed, added or lost ` +
+        "(copy the token again from the output that printed it)",
     );
   }
   const kind = LETTER_KIND.get(m[1] as string);

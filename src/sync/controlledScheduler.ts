@@ -58,6 +58,11 @@ export class ControlledScheduler extends Scheduler {
     task.steps++;
     task.pendingObj = objId;
     task.pendingOp = op;
+    // kernel.point() records its own event; an operation that may wait is recorded here.
+    if (objId >= 0) {
+      const tr = this.host.trace;
+      if (tr !== null) tr.event(this.step, this.clock, task.id, "point", objId, undefined, op);
+    }
     task.state = "runnable";
     const next = this.choose(task);
     if (next === null) return never();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { explore, replay } from "../../src/explore/explore.js";
 import { defineScenario } from "../../src/explore/scenario.js";
+import { decodeToken, encodeToken } from "../../src/explore/token.js";
 import { builtinScenarios } from "../../src/scenarios/index.js";
 import type { Mutex } from "../../src/sync/mutex.js";
 import type { SyncKernel } from "../../src/sync/syncKernel.js";
@@ -57,7 +58,7 @@ describe("explore -> fail -> replay gives the same failure at the same step with
     const sc = builtinScenarios[0];
     if (sc === undefined) throw new Error("missing scenario");
     await expect(replay(sc, "not a token")).rejects.toMatchObject({ code: "EINVAL" });
-    await expect(replay(sc, "1z3.AAAA")).rejects.toMatchObject({ code: "EINVAL" });
+    await expect(replay(sc, "2z3.AAAA.AAAA")).rejects.toMatchObject({ code: "EINVAL" });
   });
 });
 
@@ -81,7 +82,7 @@ describe("failures of a bounded execution explain themselves", () => {
     const f = r.failures[0];
     expect(f?.kind).toBe("error");
     expect(f?.message).toMatch(/unbounded retry loop or a livelock/);
-    expect(f?.token).toMatch(/!50$/);
+    expect(f?.token).toMatch(/!50\.[A-Za-z0-9_-]{4}$/);
     const again = await replay(spinner, f?.token as string);
     expect(again.reproduced).toBe(true);
     expect(r.stats.bounded).toBe(1);
@@ -133,5 +134,35 @@ describe("a lock-order cycle formed across executions", () => {
     const again = await replay(branchy, f?.token as string);
     expect(again.reproduced).toBe(true);
     expect(again.failure?.message).toBe(f?.message);
+  });
+});
+
+describe("a replay that leaves the recorded schedule says so", () => {
+  const abbaFound = async () => {
+    const { abba } = await import("../../src/scenarios/classic/abba.js");
+    const r = await explore(abba, { strategy: "dfs" });
+    return { abba, f: r.failures[0] as NonNullable<(typeof r.failures)[0]> };
+  };
+
+  it("the token as found reproduces, and follows its schedule to the end (dfs)", async () => {
+    const { abba, f } = await abbaFound();
+    const r = await replay(abba, f.token);
+    expect(r).toMatchObject({ reproduced: true, diverged: undefined });
+  });
+
+  it("a recorded task that is not runnable, a choice too many and a choice too few are divergences", async () => {
+    const { abba, f } = await abbaFound();
+    const choices = decodeToken(f.token).segments[0] as number[];
+    const variants: [string, number[], RegExp][] = [
+      ["not runnable", [...choices.slice(0, -1), 7], /task #7 is not runnable/],
+      ["one too many", [...choices, 0], /failed \(lock-order\) after \d+ of its \d+ recorded choices/],
+      ["one too few", choices.slice(0, -1), /after all \d+ recorded choices the execution needs another/],
+    ];
+    for (const [what, list, why] of variants) {
+      const token = encodeToken(f.kind, f.step, [list]);
+      const r = await replay(abba, token);
+      expect(r.reproduced, what).toBe(false);
+      expect(r.diverged, what).toMatch(why);
+    }
   });
 });

@@ -31,7 +31,7 @@ describe("replay tokens", () => {
         fc.option(fc.integer({ min: 1, max: 10 ** 7 }), { nil: undefined }),
         (kind, step, segments, maxSteps) => {
           const t = encodeToken(kind, step, segments, maxSteps);
-          expect(t).toMatch(/^[0-9a-z]+\.[A-Za-z0-9_~-]*(![0-9]+)?$/);
+          expect(t).toMatch(/^2[a-z][0-9]+\.[A-Za-z0-9_~-]*(![0-9]+)?\.[A-Za-z0-9_-]{4}$/);
           expect(decodeToken(t)).toEqual({ kind, step, segments, maxSteps });
         },
       ),
@@ -44,8 +44,48 @@ describe("replay tokens", () => {
   });
 
   it("rejects garbage with EINVAL", () => {
-    for (const bad of ["", "2d1.AA", "1d.AA", "1q3.AA", "1d3.A$", "1d3.gA"]) {
+    const good = encodeToken("deadlock", 3, [[0, 1]]);
+    const body = good.slice(0, good.lastIndexOf("."));
+    for (const bad of [
+      "",
+      "2d1.AA",
+      "2d.AA.AAAA",
+      `${body}.`,
+      `${body}`,
+      "2d3.A$.AAAA",
+      good.replace(/^2d/, "2q"),
+    ]) {
       expect(() => decodeToken(bad), bad).toThrow(expect.objectContaining({ code: "EINVAL" }));
     }
+  });
+
+  it("rejects every token with one character changed, added or removed (fast-check, seed 13)", () => {
+    const alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.~!";
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.nat(5), { minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 2 }),
+        fc.nat(500),
+        fc.nat(),
+        fc.constantFrom(...alphabet),
+        fc.constantFrom("change", "add", "remove"),
+        (segments, step, at, ch, how) => {
+          const t = encodeToken("lock-order", step, segments);
+          const i = at % t.length;
+          const bad =
+            how === "change"
+              ? t.slice(0, i) + ch + t.slice(i + 1)
+              : how === "add"
+                ? t.slice(0, i) + ch + t.slice(i)
+                : t.slice(0, i) + t.slice(i + 1);
+          fc.pre(bad !== t);
+          expect(() => decodeToken(bad)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+        },
+      ),
+      { seed: 13, numRuns: 2000 },
+    );
+  });
+
+  it("rejects a version-1 token with a message that says why", () => {
+    expect(() => decodeToken("1l6.AAI")).toThrow(/version-1 replay token, which carries no check/);
   });
 });

@@ -304,16 +304,32 @@ describe("controlled scheduler", () => {
     expect(ran).toBe(false);
   });
 
-  it("makes a replay that diverges from the recorded run fail with EINVAL naming the choice", async () => {
-    const k = new SyncKernel({ runtime: "controlled", chooser: new ReplayChooser([0, 5]) });
+  it("stops a replay that diverges from the recorded run and says at which choice", async () => {
+    const chooser = new ReplayChooser([0, 5]);
+    const k = new SyncKernel({ runtime: "controlled", chooser });
+    let points = 0;
     for (const name of ["a", "b"]) {
       k.spawn(name, async () => {
         await k.point();
+        points++;
         await k.point();
+        points++;
       });
     }
-    const e = await runRejects(k);
-    expect(String(e)).toMatch(/replay diverged at choice 1: task #5 is not runnable/);
+    await k.run();
+    expect(k.sched.aborted).toBe(true);
+    expect(points).toBe(0);
+    expect(chooser.divergence).toMatch(
+      /at recorded choice 1 of 2, task #5 is not runnable \(runnable: #0 "a", #1 "b"\)/,
+    );
+  });
+
+  it("an exact replay also stops at a decision past the end of its list", async () => {
+    const chooser = new ReplayChooser([0], { exact: true });
+    const k = new SyncKernel({ runtime: "controlled", chooser });
+    for (const name of ["a", "b"]) k.spawn(name, () => k.point());
+    await k.run();
+    expect(chooser.divergence).toMatch(/after all 1 recorded choices the execution needs another/);
   });
 
   it("needs a chooser (EINVAL) and rejects unknown runtimes", () => {
