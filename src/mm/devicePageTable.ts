@@ -1,0 +1,211 @@
+// A device's page table (a GPU's or an RDMA NIC's translations of process addresses) and the coherence
+// oracle that watches it (DESIGN.md §3.4, §3.7). There is no kernel file for this: in Linux each
+// driver keeps its own. Here every driver keeps its device translations in a DevicePageTable made by
+// `kernel.devicePageTable(name)`, so the kernel can check, at every CPU PTE change, that no device
+// still translates the address to what the CPU no longer maps.
+//
+// The oracle's rule. The mm changes a CPU PTE only after the invalidate callbacks of its range
+// returned (that is the protocol). At that moment a device entry for the same (mm, page) is stale
+// when it translates to another frame than the new PTE does (or the new PTE maps nothing), or when it
+// grants write and the new PTE does not. A stale entry is a `stale-mapping` report: the device could
+// now read or write memory the process no longer has at that address.
+
+import { EFAULT, MmunError } from "../lib/errno.js";
+import { MMU_NOTIFIER_EVENT_NAMES } from "../notifier/range.js";
+import type { SyncKernel } from "../sync/syncKernel.js";
+import type { PhysMem } from "./physMem.js";
+import { hex } from "./vma.js";
+
+/** One device translation. */
+export interface DeviceMapping {
+  /** The physical frame the device reaches. */
+  frame: number;
+  /** True when the device may write through it. */
+  write: boolean;
+}
+
+/** What the device page table needs of an address space. */
+export interface DeviceMm {
+  readonly name: string;
+}
+
+/** Options of {@link DevicePageTable.map}. */
+export interface DeviceMapOptions {
+  write?: boolean;
+}
+
+/**
+ * A device's translations of process addresses, page by page, per address space. Create it with
+ * `kernel.devicePageTable(name)`; the kernel's coherence oracle checks it at every CPU PTE change.
+ */
+export class DevicePageTable {
+  /** Trace object id. */
+  readonly id: number;
+  private readonly tables = new Map<DeviceMm, Map<number, DeviceMapping>>();
+  private count = 0;
+
+  /** Use `kernel.devicePageTable(name)`. */
+  constructor(
+    readonly kernel: SyncKernel,
+    private readonly physMem: PhysMem,
+    readonly name: string,
+  ) {
+    this.id = kernel.registerObject("device_page_table", name);
+  }
+
+  /** Translations held, over every address space. */
+  get size(): number {
+    return this.count;
+  }
+
+  private vpn(addr: number, what: string): number {
+    if (!Number.isSafeInteger(addr) || addr < 0) {
+      throw new MmunError("EINVAL", `${this.name}.${what}: ${String(addr)} is not an address`);
+    }
+    return Math.floor(addr / this.kernel.pageSize);
+  }
+
+  /**
+   * Maps the page of `addr` in `mm` to `frame`, read-only unless `{ write: true }` (replacing any
+   * earlier translation of that page). Mapping a frame that is free is a `use-after-free`.
+   */
+  map(mm: DeviceMm, addr: number, frame: number, options: DeviceMapOptions = {}): void {
+    const vpn = this.vpn(addr, "map");
+    if (!Number.isSafeInteger(frame) || frame < 0) {
+      throw new MmunError("EINVAL", `${this.name}.map: ${String(frame)} is not a frame`);
+    }
+    if (!this.physMem.isLive(frame)) {
+      this.kernel.report(
+        "use-after-free",
+        `device "${this.name}" maps ${mm.name} ${hex(addr)} to ${this.physMem.describe(frame)}`,
+      );
+    }
+    let t = this.tables.get(mm);
+    if (t === undefined) {
+      t = new Map();
+      this.tables.set(mm, t);
+    }
+    if (!t.has(vpn)) this.count++;
+    t.set(vpn, { frame, write: options.write === true });
+    const k = this.kernel;
+    if (k.trace !== null) {
+      k.event(
+        "note",
+        this.id,
+        frame,
+        `map ${mm.name} ${hex(vpn * k.pageSize)}${options.write ? " write" : ""}`,
+      );
+    }
+  }
+
+  /** Drops the translation of `addr`'s page in `mm`; true when there was one. */
+  unmap(mm: DeviceMm, addr: number): boolean {
+    const vpn = this.vpn(addr, "unmap");
+    const t = this.tables.get(mm);
+    if (t === undefined || !t.delete(vpn)) return false;
+    this.count--;
+    const k = this.kernel;
+    if (k.trace !== null) k.event("note", this.id, undefined, `unmap ${mm.name} ${hex(vpn * k.pageSize)}`);
+    return true;
+  }
+
+  /** Drops every translation of `[start, end)` in `mm`; returns how many there were. */
+  unmapRange(mm: DeviceMm, start: number, end: number): number {
+    const t = this.tables.get(mm);
+    if (t === undefined) return 0;
+    const ps = this.kernel.pageSize;
+    const from = this.vpn(start, "unmapRange");
+    const to = Math.ceil(end / ps);
+    let n = 0;
+    if (to - from > t.size) {
+      for (const vpn of [...t.keys()]) if (vpn >= from && vpn < to && this.unmap(mm, vpn * ps)) n++;
+    } else {
+      for (let v = from; v < to; v++) if (t.has(v) && this.unmap(mm, v * ps)) n++;
+    }
+    return n;
+  }
+
+  /** Drops every translation of `mm` (a device releasing an address space). */
+  unmapAll(mm: DeviceMm): number {
+    const t = this.tables.get(mm);
+    if (t === undefined) return 0;
+    const n = t.size;
+    this.count -= n;
+    this.tables.delete(mm);
+    return n;
+  }
+
+  /** The translation of `addr`'s page in `mm`, or undefined. */
+  lookup(mm: DeviceMm, addr: number): DeviceMapping | undefined {
+    const t = this.tables.get(mm);
+    if (t === undefined) return undefined;
+    const m = t.get(this.vpn(addr, "lookup"));
+    return m === undefined ? undefined : { frame: m.frame, write: m.write };
+  }
+
+  /** Every translation of `mm`, by page address, ascending. */
+  entries(mm: DeviceMm): [number, DeviceMapping][] {
+    const t = this.tables.get(mm);
+    if (t === undefined) return [];
+    const ps = this.kernel.pageSize;
+    return [...t.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([vpn, m]) => [vpn * ps, { frame: m.frame, write: m.write }]);
+  }
+
+  /**
+   * A device read (`write` false) or write through the translation of `addr`: 0, or -EFAULT when
+   * the page is not mapped (or not writable, for a write). Reaching a freed frame is reported as
+   * `use-after-free` (and returns -EFAULT).
+   */
+  access(mm: DeviceMm, addr: number, write: boolean): number {
+    const m = this.tables.get(mm)?.get(this.vpn(addr, "access"));
+    if (m === undefined || (write && !m.write)) return -EFAULT;
+    if (!this.physMem.isLive(m.frame)) {
+      this.kernel.report(
+        "use-after-free",
+        `device "${this.name}" ${write ? "writes" : "reads"} ${mm.name} ${hex(addr)} through a translation to ${this.physMem.describe(m.frame)}`,
+      );
+      return -EFAULT;
+    }
+    return 0;
+  }
+
+  /** Reads the 32-bit word at `addr` (4-aligned) through the translation; -EFAULT as `access`. */
+  read32(mm: DeviceMm, addr: number): number {
+    const r = this.access(mm, addr, false);
+    if (r !== 0) return r;
+    const m = this.tables.get(mm)?.get(Math.floor(addr / this.kernel.pageSize)) as DeviceMapping;
+    return this.physMem.read32(m.frame, addr % this.kernel.pageSize);
+  }
+
+  /** Writes the 32-bit word at `addr` (4-aligned) through the translation: 0 or -EFAULT as `access`. */
+  write32(mm: DeviceMm, addr: number, value: number): number {
+    const r = this.access(mm, addr, true);
+    if (r !== 0) return r;
+    const m = this.tables.get(mm)?.get(Math.floor(addr / this.kernel.pageSize)) as DeviceMapping;
+    this.physMem.write32(m.frame, addr % this.kernel.pageSize, value);
+    return 0;
+  }
+
+  /**
+   * The oracle, at a CPU PTE change of `mm`'s page `vpn` to `frame` (-1: nothing accessible) with
+   * `write`: reports `stale-mapping` when this device's entry translates to something else or grants
+   * more. Called by the mm after the invalidate callbacks of the range returned.
+   */
+  checkPteChange(mm: DeviceMm, vpn: number, frame: number, write: boolean, event: number): void {
+    const m = this.tables.get(mm)?.get(vpn);
+    if (m === undefined) return;
+    if (m.frame === frame && (write || !m.write)) return;
+    const addr = hex(vpn * this.kernel.pageSize);
+    const now =
+      frame < 0
+        ? "maps nothing the device may use"
+        : `maps frame ${frame}${write ? " writable" : " read-only"}`;
+    this.kernel.report(
+      "stale-mapping",
+      `device "${this.name}" still maps ${mm.name} ${addr} to frame ${m.frame}${m.write ? " writable" : " read-only"} ` +
+        `after the CPU PTE changed (event ${MMU_NOTIFIER_EVENT_NAMES[event] ?? event}): the CPU PTE now ${now}`,
+    );
+  }
+}

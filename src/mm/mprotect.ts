@@ -1,0 +1,88 @@
+// Follows mm/mprotect.c: mprotect -> mprotect_fixup (split and merge the areas) -> change_protection.
+//
+// For each area part, change_protection raises one PROTECTION_VMA invalidation, lazily: from the first
+// address whose PUD-level table exists (the walk meets no page table before it) to the end of the
+// part, and none at all when the part has no page tables. Then, under the page-table lock, present
+// PTEs lose WRITE when the new prot has no PROT_WRITE, become PROT_NONE entries (mapped, inaccessible)
+// when it is PROT_NONE, and become present again (read-only: a write fault makes a private page
+// writable in place, or copies it) when it leaves PROT_NONE. Adding PROT_WRITE changes no PTE.
+
+import { MmunError } from "../lib/errno.js";
+import { MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
+import { setPte } from "./memory.js";
+import type { Mm } from "./mm.js";
+import { checkAligned, pageAlignLength, withWriteLock } from "./mmap.js";
+import { PTE_PRESENT, PTE_PROTNONE, PTE_WRITE } from "./pageTable.js";
+import { hex, PROT_MASK, PROT_NONE, PROT_WRITE, type Vma } from "./vma.js";
+
+/** `mprotect()`: validates, then changes the protection of `[addr, addr + length)`. */
+export async function mprotect(mm: Mm, addr: number, length: number, prot: number): Promise<void> {
+  mm.checkAlive("mprotect");
+  checkAligned(mm, addr, "mprotect");
+  if (!Number.isInteger(prot) || (prot & ~PROT_MASK) !== 0) {
+    throw new MmunError("EINVAL", `mprotect: unknown prot bits in ${String(prot)}`);
+  }
+  if (length === 0) return;
+  const len = pageAlignLength(mm, length, "mprotect");
+  const end = addr + len;
+  const ps = mm.kernel.pageSize;
+  await withWriteLock(mm, async () => {
+    if (!mm.vmas.covers(addr, end)) {
+      throw new MmunError(
+        "ENOMEM",
+        `mprotect: [${hex(addr)}, ${hex(end)}) is not entirely mapped in ${mm.name}`,
+      );
+    }
+    mm.vmas.splitAt(addr, ps);
+    mm.vmas.splitAt(end, ps);
+    for (const vma of mm.vmas.intersecting(addr, end)) {
+      const old = vma.prot;
+      vma.prot = prot;
+      await changeProtection(mm, vma, old, prot);
+    }
+    mm.vmas.mergeAround(addr, end, ps);
+    const k = mm.kernel;
+    if (k.trace !== null) k.event("note", mm.id, addr, `mprotect [${hex(addr)}, ${hex(end)}) prot ${prot}`);
+  });
+}
+
+/** `change_protection()` over one whole area whose prot goes from `old` to `prot`. */
+async function changeProtection(mm: Mm, vma: Vma, old: number, prot: number): Promise<void> {
+  const ps = mm.kernel.pageSize;
+  const startVpn = vma.start / ps;
+  const endVpn = vma.end / ps;
+  const first = mm.pageTable.firstPopulatedPud(startVpn, endVpn);
+  if (first < 0) return;
+  const loseWrite = (old & PROT_WRITE) !== 0 && (prot & PROT_WRITE) === 0;
+  const toNone = prot === PROT_NONE && old !== PROT_NONE;
+  const fromNone = old === PROT_NONE && prot !== PROT_NONE;
+  const range = mmuNotifierRangeInit(
+    MmuNotifierEvent.PROTECTION_VMA,
+    mm,
+    Math.max(vma.start, first * ps),
+    vma.end,
+  );
+  const s = mm.notifiers.invalidateRangeStart(range);
+  if (s !== undefined) await s;
+  if (loseWrite || toNone || fromNone) {
+    const p = mm.pageTableLock.lock();
+    if (p !== undefined) await p;
+    try {
+      mm.pageTable.forEachLeaf(startVpn, endVpn, (leaf, base, from, to) => {
+        for (let j = from; j < to; j++) {
+          const fl = leaf.flags[j] as number;
+          if (!(fl & (PTE_PRESENT | PTE_PROTNONE))) continue;
+          let nf = fl;
+          if (toNone) nf = (fl & ~(PTE_PRESENT | PTE_WRITE)) | PTE_PROTNONE;
+          else if (fromNone) nf = (fl & ~(PTE_PROTNONE | PTE_WRITE)) | PTE_PRESENT;
+          else if (loseWrite) nf = fl & ~PTE_WRITE;
+          if (nf !== fl) setPte(mm, base + j, leaf.val[j] as number, nf, MmuNotifierEvent.PROTECTION_VMA);
+        }
+      });
+    } finally {
+      mm.pageTableLock.unlock();
+    }
+  }
+  const e = mm.notifiers.invalidateRangeEnd(range);
+  if (e !== undefined) await e;
+}

@@ -1,0 +1,230 @@
+// Follows arch/x86/include/asm/pgtable*.h and include/linux/pgtable.h: a 4-level page table of 512
+// entries per level (PGD -> PUD -> PMD -> PTE), and the PTE states a mirror can see.
+//
+// A leaf table holds 512 PTEs in two typed arrays: `val` (a frame number, a swap slot, a device frame)
+// and `flags` (the bits below), 5 bytes per PTE. Upper levels are plain arrays of 512 children,
+// created on demand and freed when empty (free_pgtables). Addresses are page numbers (vpn) here:
+// with 4 KiB pages a vpn has up to 36 bits, so indices are taken by arithmetic on its high part
+// (DESIGN.md §3.8) and by bit operations on its low 18 bits.
+//
+// PTE states:
+//   none                      flags 0
+//   present                   PRESENT [+ WRITE] [+ DIRTY] [+ YOUNG], val = frame
+//   protnone                  PROTNONE (+ the saved WRITE), val = frame: mapped but inaccessible
+//                             (mprotect PROT_NONE; NUMA hinting in Linux)
+//   swap entry                SWAP, val = swap slot
+//   migration entry           MIGRATION [+ WRITE], val = frame being migrated
+//   device-private entry      DEVICE_PRIVATE [+ WRITE], val = device frame (see the HMM layer)
+
+/** The entry maps a frame the CPU may access. */
+export const PTE_PRESENT = 1;
+/** Writable (for migration and device-private entries: the page was writable). */
+export const PTE_WRITE = 2;
+export const PTE_DIRTY = 4;
+export const PTE_YOUNG = 8;
+/** Mapped, but every access faults (a PROT_NONE VMA keeps its pages this way). */
+export const PTE_PROTNONE = 16;
+/** Non-present: the page is in swap slot `val`. */
+export const PTE_SWAP = 32;
+/** Non-present: frame `val` is being migrated; accesses wait. */
+export const PTE_MIGRATION = 64;
+/** Non-present: the page lives in device-private memory, device frame `val`. */
+export const PTE_DEVICE_PRIVATE = 128;
+
+/** Entries per table at every level. */
+export const PTRS_PER_TABLE = 512;
+const LO = 2 ** 18;
+
+/** A leaf table: 512 PTEs. */
+export interface PteTable {
+  readonly val: Int32Array;
+  readonly flags: Uint8Array;
+  /** Entries that are not none. */
+  used: number;
+}
+
+type Upper<T> = (T | undefined)[];
+
+/** One mm's page tables. */
+export class PageTable {
+  private readonly pgd: Upper<Upper<Upper<PteTable>>> = new Array(PTRS_PER_TABLE);
+  /** Leaf tables allocated (for accounting). */
+  leaves = 0;
+  /** Upper-level tables allocated (PUDs and PMDs). */
+  uppers = 0;
+  /** The first vpn of the cached leaf (far below 0 when none is cached). */
+  private cacheBase = -2 * PTRS_PER_TABLE;
+  private cacheLeaf: PteTable | undefined;
+
+  /** The leaf table holding `vpn`'s PTE (index `vpn % 512` in it), or undefined. */
+  leaf(vpn: number): PteTable | undefined {
+    const d = vpn - this.cacheBase;
+    if (d >= 0 && d < PTRS_PER_TABLE) return this.cacheLeaf;
+    return this.walk(vpn);
+  }
+
+  private walk(vpn: number): PteTable | undefined {
+    const base = vpn - (vpn % PTRS_PER_TABLE);
+    const lo = vpn % LO;
+    const hi = (vpn - lo) / LO;
+    const pud = this.pgd[hi >>> 9];
+    if (pud === undefined) return undefined;
+    const pmd = pud[hi & 511];
+    if (pmd === undefined) return undefined;
+    const leaf = pmd[lo >>> 9];
+    if (leaf !== undefined) {
+      this.cacheBase = base;
+      this.cacheLeaf = leaf;
+    }
+    return leaf;
+  }
+
+  /** The leaf table holding `vpn`, allocating the missing levels (`pte_alloc`). */
+  leafAlloc(vpn: number): PteTable {
+    const found = this.leaf(vpn);
+    if (found !== undefined) return found;
+    const lo = vpn % LO;
+    const hi = (vpn - lo) / LO;
+    let pud = this.pgd[hi >>> 9];
+    if (pud === undefined) {
+      pud = new Array(PTRS_PER_TABLE);
+      this.pgd[hi >>> 9] = pud;
+      this.uppers++;
+    }
+    let pmd = pud[hi & 511];
+    if (pmd === undefined) {
+      pmd = new Array(PTRS_PER_TABLE);
+      pud[hi & 511] = pmd;
+      this.uppers++;
+    }
+    const leaf: PteTable = {
+      val: new Int32Array(PTRS_PER_TABLE),
+      flags: new Uint8Array(PTRS_PER_TABLE),
+      used: 0,
+    };
+    pmd[lo >>> 9] = leaf;
+    this.leaves++;
+    this.cacheBase = vpn - (vpn % PTRS_PER_TABLE);
+    this.cacheLeaf = leaf;
+    return leaf;
+  }
+
+  /** The flags of `vpn`'s PTE (0 for none). */
+  flagsAt(vpn: number): number {
+    const d = vpn - this.cacheBase;
+    if (d >= 0 && d < PTRS_PER_TABLE) return (this.cacheLeaf as PteTable).flags[d] as number;
+    const l = this.walk(vpn);
+    return l === undefined ? 0 : (l.flags[vpn - this.cacheBase] as number);
+  }
+
+  /** The value of `vpn`'s PTE (meaningful when its flags are not 0). */
+  valAt(vpn: number): number {
+    const d = vpn - this.cacheBase;
+    if (d >= 0 && d < PTRS_PER_TABLE) return (this.cacheLeaf as PteTable).val[d] as number;
+    const l = this.walk(vpn);
+    return l === undefined ? 0 : (l.val[vpn - this.cacheBase] as number);
+  }
+
+  /** Sets `vpn`'s PTE (`set_pte_at`); flags 0 clears it. */
+  set(vpn: number, val: number, flags: number): void {
+    const l = flags === 0 ? this.leaf(vpn) : this.leafAlloc(vpn);
+    if (l === undefined) return;
+    const i = vpn % PTRS_PER_TABLE;
+    const was = l.flags[i] as number;
+    if (was === 0 && flags !== 0) l.used++;
+    else if (was !== 0 && flags === 0) l.used--;
+    l.val[i] = val;
+    l.flags[i] = flags;
+  }
+
+  /**
+   * Calls `fn(leaf, baseVpn, from, to)` for every leaf table that exists in `[startVpn, endVpn)`,
+   * with the part of it in range (`from`..`to` are indices in the leaf). Skips missing subtrees.
+   */
+  forEachLeaf(
+    startVpn: number,
+    endVpn: number,
+    fn: (leaf: PteTable, baseVpn: number, from: number, to: number) => void,
+  ): void {
+    const SPAN_PMD = PTRS_PER_TABLE;
+    const SPAN_PUD = SPAN_PMD * PTRS_PER_TABLE;
+    const SPAN_PGD = SPAN_PUD * PTRS_PER_TABLE;
+    let v = startVpn;
+    while (v < endVpn) {
+      const pud = this.pgd[Math.floor(v / SPAN_PGD) % PTRS_PER_TABLE];
+      if (pud === undefined) {
+        v = v - (v % SPAN_PGD) + SPAN_PGD;
+        continue;
+      }
+      const pmd = pud[Math.floor(v / SPAN_PUD) % PTRS_PER_TABLE];
+      if (pmd === undefined) {
+        v = v - (v % SPAN_PUD) + SPAN_PUD;
+        continue;
+      }
+      const base = v - (v % SPAN_PMD);
+      const leaf = pmd[Math.floor(v / SPAN_PMD) % PTRS_PER_TABLE];
+      if (leaf !== undefined && leaf.used !== 0) {
+        fn(leaf, base, v - base, Math.min(endVpn - base, PTRS_PER_TABLE));
+      }
+      v = base + SPAN_PMD;
+    }
+  }
+
+  /** The first vpn in `[startVpn, endVpn)` whose PUD-level table exists (where Linux starts a walk's invalidation), or -1. */
+  firstPopulatedPud(startVpn: number, endVpn: number): number {
+    const SPAN_PUD = PTRS_PER_TABLE * PTRS_PER_TABLE;
+    const SPAN_PGD = SPAN_PUD * PTRS_PER_TABLE;
+    let v = startVpn;
+    while (v < endVpn) {
+      const pud = this.pgd[Math.floor(v / SPAN_PGD) % PTRS_PER_TABLE];
+      if (pud === undefined) {
+        v = v - (v % SPAN_PGD) + SPAN_PGD;
+        continue;
+      }
+      if (pud[Math.floor(v / SPAN_PUD) % PTRS_PER_TABLE] !== undefined) return v;
+      v = v - (v % SPAN_PUD) + SPAN_PUD;
+    }
+    return -1;
+  }
+
+  /** `free_pgtables`: drops the tables of `[startVpn, endVpn)` left without entries. */
+  freeEmpty(startVpn: number, endVpn: number): void {
+    const SPAN_PMD = PTRS_PER_TABLE;
+    const SPAN_PUD = SPAN_PMD * PTRS_PER_TABLE;
+    const SPAN_PGD = SPAN_PUD * PTRS_PER_TABLE;
+    for (let g = Math.floor(startVpn / SPAN_PGD); g * SPAN_PGD < endVpn; g++) {
+      const pud = this.pgd[g % PTRS_PER_TABLE];
+      if (pud === undefined) continue;
+      for (let u = 0; u < PTRS_PER_TABLE; u++) {
+        const pmd = pud[u];
+        if (pmd === undefined) continue;
+        const uBase = g * SPAN_PGD + u * SPAN_PUD;
+        if (uBase + SPAN_PUD <= startVpn || uBase >= endVpn) continue;
+        let live = 0;
+        for (let m = 0; m < PTRS_PER_TABLE; m++) {
+          const leaf = pmd[m];
+          if (leaf === undefined) continue;
+          if (leaf.used === 0) {
+            pmd[m] = undefined;
+            this.leaves--;
+          } else live++;
+        }
+        if (live === 0) {
+          pud[u] = undefined;
+          this.uppers--;
+        }
+      }
+      if (pud.every((x) => x === undefined)) {
+        this.pgd[g % PTRS_PER_TABLE] = undefined;
+        this.uppers--;
+      }
+    }
+    this.cacheBase = -2 * PTRS_PER_TABLE;
+    this.cacheLeaf = undefined;
+  }
+
+  /** Bytes the tables take: 5 per PTE slot of every leaf, 8 per slot of every upper table. */
+  bytes(): number {
+    return this.leaves * PTRS_PER_TABLE * 5 + (this.uppers + 1) * PTRS_PER_TABLE * 8;
+  }
+}

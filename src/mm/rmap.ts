@@ -1,0 +1,58 @@
+// Follows mm/rmap.c: from a frame to every (mm, address) that maps it, so that reclaim and migration
+// of a frame shared after fork reach every address space mapping it. `page_add_anon_rmap` and
+// `page_remove_rmap` keep it (and the frame's mapcount) as PTEs are installed and zapped.
+//
+// The first mapping is kept in the frame's metadata (PhysMem.rmapMm / rmapAddr); further ones, rare
+// (fork, shared memory), in a side table.
+
+import type { PhysMem } from "./physMem.js";
+
+/** One place a frame is mapped. */
+export interface RmapEntry<M extends object = object> {
+  mm: M;
+  addr: number;
+}
+
+/** `page_add_*_rmap()`: `f` is now mapped at `addr` in `mm`. */
+export function rmapAdd(pm: PhysMem, f: number, mm: object, addr: number): void {
+  pm.mapcount[f] = (pm.mapcount[f] as number) + 1;
+  if (pm.rmapMm[f] === undefined) {
+    pm.rmapMm[f] = mm;
+    pm.rmapAddr[f] = addr;
+    return;
+  }
+  const more = pm.rmapMore.get(f);
+  if (more === undefined) pm.rmapMore.set(f, [{ mm, addr }]);
+  else more.push({ mm, addr });
+}
+
+/** `page_remove_rmap()`: `f` is no longer mapped at `addr` in `mm`. */
+export function rmapRemove(pm: PhysMem, f: number, mm: object, addr: number): void {
+  pm.mapcount[f] = (pm.mapcount[f] as number) - 1;
+  const more = pm.rmapMore.get(f);
+  if (pm.rmapMm[f] === mm && pm.rmapAddr[f] === addr) {
+    if (more === undefined) {
+      pm.rmapMm[f] = undefined;
+      return;
+    }
+    const next = more.shift() as RmapEntry;
+    pm.rmapMm[f] = next.mm;
+    pm.rmapAddr[f] = next.addr;
+    if (more.length === 0) pm.rmapMore.delete(f);
+    return;
+  }
+  if (more === undefined) return;
+  const i = more.findIndex((e) => e.mm === mm && e.addr === addr);
+  if (i >= 0) more.splice(i, 1);
+  if (more.length === 0) pm.rmapMore.delete(f);
+}
+
+/** `rmap_walk()`: every place `f` is mapped, first mapping first (a copy: callers may change it). */
+export function rmapWalk<M extends object>(pm: PhysMem, f: number): RmapEntry<M>[] {
+  const first = pm.rmapMm[f];
+  if (first === undefined) return [];
+  const out: RmapEntry<M>[] = [{ mm: first as M, addr: pm.rmapAddr[f] as number }];
+  const more = pm.rmapMore.get(f);
+  if (more !== undefined) for (const e of more) out.push(e as RmapEntry<M>);
+  return out;
+}
