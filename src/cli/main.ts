@@ -2,12 +2,12 @@
 // The mmun command line. Subcommands arrive with the layers they drive (DESIGN.md §4).
 
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { MmunError } from "../lib/errno.js";
-import { CHECK_HELP, checkCommand } from "./commands/check.js";
-import { DEMO_HELP, demoCommand } from "./commands/demo.js";
-import { LIST_HELP, listCommand } from "./commands/list.js";
-import { REPLAY_HELP, replayCommand } from "./commands/replay.js";
+import { parseCommandArgs, wantsJson } from "./args.js";
+import { checkCommand } from "./commands/check.js";
+import { demoCommand } from "./commands/demo.js";
+import { listCommand } from "./commands/list.js";
+import { replayCommand } from "./commands/replay.js";
 
 const HELP = `mmun: Linux's mmu_interval_notifier and HMM, executable and checkable
 
@@ -17,7 +17,9 @@ Commands:
   demo                         explore every built-in scenario, print a table, write a report
   check <scenario|path>        explore a scenario's interleavings; print failures with replay tokens
   replay <scenario> <token>    replay one failing schedule exactly; write its trace
-  list                         list the built-in scenarios
+  list [path]                  list the built-in scenarios, or those of a module
+
+A scenario module is a .js, .mjs, .ts or .mts file (TypeScript needs no flag and no build step).
 
 Run "mmun <command> --help" for a command's options.
 
@@ -35,41 +37,35 @@ function version(): string {
   return pkg.version;
 }
 
-const COMMANDS: Record<string, { run: (argv: string[]) => number | Promise<number>; help: string }> = {
-  demo: { run: demoCommand, help: DEMO_HELP },
-  check: { run: checkCommand, help: CHECK_HELP },
-  replay: { run: replayCommand, help: REPLAY_HELP },
-  list: { run: listCommand, help: LIST_HELP },
+const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
+  demo: demoCommand,
+  check: checkCommand,
+  replay: replayCommand,
+  list: listCommand,
 };
 
 /** Runs the command line; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const first = argv[0];
   if (first !== undefined && !first.startsWith("-")) {
-    const cmd = COMMANDS[first];
-    if (cmd === undefined) {
-      process.stderr.write(`mmun: unknown command "${first}"\n${HELP}`);
-      return 2;
+    const run = COMMANDS[first];
+    if (run === undefined) {
+      return failed("mmun", new MmunError("EINVAL", `unknown command "${first}"`), wantsJson(argv));
     }
     try {
-      return await cmd.run(argv.slice(1));
+      return await run(argv.slice(1));
     } catch (e) {
-      const usage = e instanceof MmunError || (e instanceof TypeError && "code" in e);
-      process.stderr.write(`mmun ${first}: ${(e as Error).message}\n`);
-      if (usage) process.stderr.write(`\n${cmd.help}`);
-      return 2;
+      return failed(`mmun ${first}`, e, wantsJson(argv.slice(1)));
     }
   }
-  let values: { help?: boolean; version?: boolean };
+  let values: { help?: boolean | undefined; version?: boolean | undefined };
   try {
-    values = parseArgs({
+    values = parseCommandArgs({
       args: argv,
-      strict: true,
       options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" } },
     }).values;
   } catch (e) {
-    process.stderr.write(`mmun: ${(e as Error).message}\n${HELP}`);
-    return 2;
+    return failed("mmun", e, false);
   }
   if (values.version) {
     process.stdout.write(`mmun ${version()}\n`);
@@ -77,6 +73,28 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.stdout.write(HELP);
   return 0;
+}
+
+/**
+ * Reports an error that stopped `command` and returns exit status 2: one line on stderr (and, for
+ * a usage error, where the help is), or with `--json` a JSON object on stdout,
+ * `{"error":{"code":"EINVAL","message":"..."}}`.
+ */
+function failed(command: string, e: unknown, json: boolean): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const usage = err instanceof MmunError;
+  if (json) {
+    const own = (err as { code?: unknown }).code;
+    const code = typeof own === "string" ? own : err.name;
+    const message = usage ? err.message.slice(`${err.code}: `.length) : err.message;
+    process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+    return 2;
+  }
+  // A syntax error names its file and line; anything else unexpected keeps its stack.
+  const text = usage || err instanceof SyntaxError ? err.message : (err.stack ?? err.message);
+  process.stderr.write(`${command}: ${text}\n`);
+  if (usage) process.stderr.write(`see "${command} --help"\n`);
+  return 2;
 }
 
 process.exitCode = await main(process.argv.slice(2));

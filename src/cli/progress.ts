@@ -1,6 +1,7 @@
 // A progress line on stderr for long searches (the CLI may read the wall clock; the explorer may not).
 
 import type { ExploreProgress } from "../explore/options.js";
+import { count } from "./args.js";
 
 /** Returns an onProgress callback that redraws at most every 200 ms, and a `done()` to clear it. */
 export function progressLine(label: string, total: number, enabled: boolean) {
@@ -18,7 +19,7 @@ export function progressLine(label: string, total: number, enabled: boolean) {
     const frac = Math.min(1, p.executions / total);
     const width = 24;
     const bar = "#".repeat(Math.round(frac * width)).padEnd(width, ".");
-    const text = `${label} [${bar}] ${p.executions}/${total} executions, ${rate}/s, failures: ${p.failures}`;
+    const text = `${label} [${bar}] ${p.executions}/${count(total, "execution")}, ${rate}/s, failures: ${p.failures}`;
     if (stream.isTTY) stream.write(`\r${text}\u001b[K`);
     else stream.write(`${text}\n`);
     shown = true;

@@ -1,6 +1,8 @@
-// The worker-thread entry of parallel exploration: loads the scenario's module, runs its shard.
+// The worker-thread entry of parallel exploration: loads the scenario's module (TypeScript too), runs
+// its shard.
 
 import { parentPort, workerData } from "node:worker_threads";
+import { importModule } from "./moduleLoader.js";
 import type { WorkerJob, WorkerMessage } from "./parallel.js";
 import { findScenario } from "./scenarioModule.js";
 import { exploreShard } from "./shardRunner.js";
@@ -11,7 +13,7 @@ async function main(): Promise<void> {
   if (port === null) return;
   const post = (m: WorkerMessage) => port.postMessage(m);
   try {
-    const mod = (await import(job.module)) as Record<string, unknown>;
+    const mod = await importModule(job.module);
     const scenario = findScenario(mod, job.scenario);
     const outcome = await exploreShard(
       scenario as never as Parameters<typeof exploreShard>[0],

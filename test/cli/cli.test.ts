@@ -1,33 +1,68 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { promisify } from "node:util";
+import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { exec, type Run } from "./run.js";
 
-const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../..");
 const main = join(root, "src/cli/main.ts");
+/** tsx by URL, so the CLI runs from source in any working directory. */
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const scratch = mkdtempSync(join(tmpdir(), "mmun-cli-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** Runs the CLI from source; resolves with exit code and output instead of throwing. */
-async function mmun(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", main, ...args], {
-      cwd: root,
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return {
-      code: typeof err.code === "number" ? err.code : -1,
-      stdout: err.stdout ?? "",
-      stderr: err.stderr ?? "",
-    };
-  }
+/** Runs the CLI from source in the repository root. */
+function mmun(...args: string[]): Promise<Run> {
+  return mmunIn(root, ...args);
 }
+
+/** Runs the CLI from source in `cwd`. */
+function mmunIn(cwd: string, ...args: string[]): Promise<Run> {
+  return exec(process.execPath, ["--import", tsx, main, ...args], cwd);
+}
+
+/** The replay command a `check` printed, run exactly as printed (in a shell) from `cwd`. */
+function replayAsPrinted(checkOutput: string, cwd: string): Promise<Run> {
+  const line = /replay: (npx mmun replay .*)$/m.exec(checkOutput)?.[1];
+  expect(line).toBeDefined();
+  const cli = `'${process.execPath}' --import '${tsx}' '${main}'`;
+  return exec("sh", ["-c", (line as string).replace(/^npx mmun/, cli)], cwd);
+}
+
+/** Writes `files` (path → text) under a new directory of the scratch space; returns it. */
+function project(name: string, files: Record<string, string>): string {
+  const dir = join(scratch, name);
+  mkdirSync(dir, { recursive: true });
+  for (const [path, text] of Object.entries(files)) writeFileSync(join(dir, path), text);
+  return dir;
+}
+
+/** A scenario module's text: a racy counter and a calm one, from the project's own sources. */
+function racyModule(from: string, typed: boolean): string {
+  const w = typed ? ": { n: number }" : "";
+  return `import { defineScenario, Kernel } from ${JSON.stringify(from)};
+import { bump } from "./helper.js";
+
+export const racy = defineScenario({
+  name: "my/race", description: "two tasks increment a counter without a lock",
+  setup: ()${w} => ({ n: 0 }),
+  tasks: { a: async (w${w}, k) => { const v = w.n; await k.point(); w.n = v + 1; }, b: async (w${w}) => bump(w) },
+  check: (w${w}) => w.n === 2,
+});
+export const calm = defineScenario({
+  name: "my/calm", description: "one task", setup: ()${w} => ({ n: 0 }),
+  tasks: { a: async (w${w}) => bump(w) },
+  // The kernel the CLI made is an instance of the Kernel this module imported: one copy of mmun.
+  check: (w${w}, k${typed ? ": unknown" : ""}) => w.n === 1 && k instanceof Kernel,
+});
+`;
+}
+const helper = (typed: boolean) =>
+  typed
+    ? "export function bump(w: { n: number }): void { w.n += 1; }\n"
+    : "export function bump(w) { w.n += 1; }\n";
 
 describe("the mmun command line", () => {
   it("prints help and version", async () => {
@@ -116,4 +151,162 @@ export const mine = defineScenario({
     expect(d.code).toBe(2);
     expect(d.stderr).toMatch(/not a replay token/);
   }, 60_000);
+
+  const sources = join(root, "src/index.ts");
+
+  it("check, replay and list load a TypeScript module, even in a CommonJS package, with one copy of mmun", async () => {
+    const dir = project("ts-cjs", {
+      "package.json": '{ "type": "commonjs" }\n',
+      "race.ts": racyModule(sources, true),
+      "helper.ts": helper(true),
+    });
+    const list = await mmunIn(dir, "list", "./race.ts", "--json");
+    expect(list.stderr).toBe("");
+    expect((JSON.parse(list.stdout) as { name: string }[]).map((r) => r.name).sort()).toEqual([
+      "my/calm",
+      "my/race",
+    ]);
+    const calm = await mmunIn(dir, "check", "./race.ts#my/calm", "--strategy", "dfs");
+    expect(calm.stdout).toMatch(/no failure found/);
+    expect(calm.code).toBe(0);
+    const race = await mmunIn(dir, "check", "./race.ts#my/race", "--strategy", "dfs");
+    expect(race.code).toBe(1);
+    expect(race.stdout).toMatch(/replay: npx mmun replay "\.\/race\.ts#my\/race" \S+$/m);
+    const again = await replayAsPrinted(race.stdout, dir);
+    expect(again.stdout).toMatch(/reproduced: same failure, same step/);
+    expect(again.code).toBe(0);
+    const workers = await mmunIn(dir, "check", "./race.ts#my/race", "--workers", "2");
+    expect(workers.stdout).toMatch(/FAIL check/);
+    expect(workers.code).toBe(1);
+  }, 60_000);
+
+  it("loads a .mts module too", async () => {
+    const dir = project("mts", {
+      "one.mts": `import { defineScenario } from ${JSON.stringify(sources)};
+export const one = defineScenario({ name: "my/mts", description: "m", setup: () => ({}), tasks: { a: () => {} } });
+`,
+    });
+    const mts = await mmunIn(dir, "list", "./one.mts");
+    expect(mts.stdout).toMatch(/^my\/mts /);
+  });
+
+  it("a scenario module with a syntax error is reported at its file and line", async () => {
+    const dir = project("syntax", {
+      "package.json": '{ "type": "module" }\n',
+      "bad.ts": "export const a: number = 1;\nexport const b = ;\n",
+      "worse.js": "export const a = 1;\n\nexport const b = ;\n",
+      "imports.ts": 'import { b } from "./worse.js";\nexport const c: unknown = b;\n',
+    });
+    const ts = await mmunIn(dir, "check", "./bad.ts");
+    expect(ts.code).toBe(2);
+    expect(ts.stderr).toMatch(/bad\.ts:2:\d+: SyntaxError: .*\n {2}export const b = ;\n/);
+    const js = await mmunIn(dir, "list", "./imports.ts");
+    expect(js.code).toBe(2);
+    expect(js.stderr).toMatch(/worse\.js:3(:\d+)?: SyntaxError: /);
+  }, 60_000);
+
+  it("the replay command check prints reproduces the failure when run as printed: built-in, .ts and .js modules", async () => {
+    const dir = project("as-printed", {
+      "package.json": '{ "type": "module" }\n',
+      "race.js": racyModule(sources, false),
+      "helper.js": helper(false),
+      "one.ts": `import { defineScenario } from ${JSON.stringify(sources)};
+export const one = defineScenario({
+  name: "my/one", description: "a lost update", setup: () => ({ n: 0 }),
+  tasks: {
+    a: async (w: { n: number }, k) => { const v = w.n; await k.point(); w.n = v + 1; },
+    b: async (w: { n: number }) => { w.n += 1; },
+  },
+  check: (w) => w.n === 2,
+});
+`,
+    });
+    for (const [args, ref] of [
+      [["classic/lost-update", "--seed", "2"], "classic/lost-update"],
+      [["./race.js#my/race", "--strategy", "dfs"], '"./race.js#my/race"'],
+      // A module's only scenario is named too: the command stays right when the module gains one.
+      [["./one.ts", "--strategy", "dfs"], '"./one.ts#my/one"'],
+    ] as const) {
+      const check = await mmunIn(dir, "check", ...args);
+      expect(check.code).toBe(1);
+      expect(check.stdout).toContain(`replay: npx mmun replay ${ref} `);
+      const again = await replayAsPrinted(check.stdout, dir);
+      expect(again.stdout).toMatch(/reproduced: same failure, same step/);
+      expect(again.code).toBe(0);
+    }
+  }, 60_000);
+
+  it("a negative number is an option's value: --executions -5 and --executions=-5 give the same usage error", async () => {
+    const [spaced, joined] = await Promise.all([
+      mmun("check", "classic/abba", "--executions", "-5"),
+      mmun("check", "classic/abba", "--executions=-5"),
+    ]);
+    expect(spaced.code).toBe(2);
+    expect(spaced.stderr).toMatch(/^mmun check: EINVAL: .*-5/);
+    expect(spaced.stderr).toBe(joined.stderr);
+  });
+
+  it("an option the chosen strategy does not take is a usage error", async () => {
+    const runs = await Promise.all(
+      [
+        ["--preemption-bound", "2"],
+        ["--strategy", "dfs", "--pct-depth", "2"],
+        ["--strategy", "dfs", "--seed", "1"],
+      ].map((args) => mmun("check", "classic/abba", ...args)),
+    );
+    for (const r of runs) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(
+        /^mmun check: EINVAL: --[a-z-]+ applies to [a-z ]+, not to (random|pct|dfs)\n/,
+      );
+    }
+  }, 60_000);
+
+  it("a usage error is one line and where the help is, not the whole help", async () => {
+    const cases: [string[], string][] = [
+      [
+        ["check", "classic/abba", "--bogus"],
+        'mmun check: EINVAL: unknown option --bogus\nsee "mmun check --help"\n',
+      ],
+      [
+        ["check", "classic/abba", "--strategy"],
+        'mmun check: EINVAL: --strategy needs a value\nsee "mmun check --help"\n',
+      ],
+      [
+        ["replay", "classic/abba"],
+        'mmun replay: EINVAL: replay takes a scenario and a token\nsee "mmun replay --help"\n',
+      ],
+      [["frobnicate"], 'mmun: EINVAL: unknown command "frobnicate"\nsee "mmun --help"\n'],
+      [["--frobnicate"], 'mmun: EINVAL: unknown option --frobnicate\nsee "mmun --help"\n'],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => mmun(...args)));
+    for (const [i, r] of runs.entries()) {
+      const stderr = cases[i]?.[1];
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(stderr);
+      expect(r.stdout).toBe("");
+    }
+  }, 60_000);
+
+  it("with --json an error is a JSON object on stdout, and the exit status stays 2", async () => {
+    const [r, missing] = await Promise.all([
+      mmun("check", "classic/abba", "--json", "--executions", "x"),
+      mmun("replay", "no/such", "1c1.AAABAA", "--json"),
+    ]);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({
+      error: { code: "EINVAL", message: '--executions needs an integer, got "x"' },
+    });
+    expect(missing.code).toBe(2);
+    expect((JSON.parse(missing.stdout) as { error: { code: string } }).error.code).toBe("ENOENT");
+  });
+
+  it("counts are singular or plural as they should be", async () => {
+    const [one, many] = await Promise.all([
+      mmun("check", "classic/ordered", "--executions", "1"),
+      mmun("check", "classic/ordered", "--executions", "2"),
+    ]);
+    expect(one.stdout).toMatch(/: 1 execution \(1 distinct schedule\) with random/);
+    expect(many.stdout).toMatch(/: 2 executions \(2 distinct schedules\) with random/);
+  });
 });

@@ -1,20 +1,21 @@
 // mmun check <scenario|path>: explore a scenario's interleavings and report failures with tokens.
 
-import { parseArgs } from "node:util";
 import { type ExploreOptions, explore, type StrategyName } from "../../explore/explore.js";
-import type { ExploreResult } from "../../explore/result.js";
+import type { ExploreResult, Failure } from "../../explore/result.js";
 import { MmunError } from "../../lib/errno.js";
+import { count, parseCommandArgs } from "../args.js";
 import { progressLine } from "../progress.js";
 import { loadScenario } from "../scenarioRef.js";
 
-export const CHECK_HELP = `usage: mmun check <scenario | path/to/module.js[#name]> [options]
+export const CHECK_HELP = `usage: mmun check <scenario | path/to/module.{js,ts}[#name]> [options]
 
 Explores the scenario's interleavings and prints each failure with a token that replays it.
+A module is a .js, .mjs, .ts or .mts file; #name picks one of several scenarios.
 Exit status: 0 when no failure was found, 1 when one was, 2 on a usage error.
 
 Options:
   --strategy random|pct|dfs  search strategy (default random)
-  --seed N                   seed of random and pct (default 0)
+  --seed N                   random, pct: the seed (default 0)
   --executions N             execution budget (default 1000; dfs 100000)
   --max-steps N              scheduling points per execution (default 10000)
   --preemption-bound N       dfs: at most N preemptions per execution
@@ -33,11 +34,28 @@ function int(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
+/** The options only some strategies take, and which. */
+const STRATEGY_OPTIONS: Record<string, readonly StrategyName[]> = {
+  seed: ["random", "pct"],
+  "preemption-bound": ["dfs"],
+  "pct-depth": ["pct"],
+};
+const STRATEGIES: readonly string[] = ["random", "pct", "dfs"];
+
+/** Rejects an option the strategy does not take (an unknown strategy is explore's to reject). */
+function checkStrategyOptions(strategy: string, given: Record<string, unknown>): void {
+  if (!STRATEGIES.includes(strategy)) return;
+  for (const [name, takers] of Object.entries(STRATEGY_OPTIONS)) {
+    if (given[name] !== undefined && !(takers as readonly string[]).includes(strategy)) {
+      throw new MmunError("EINVAL", `--${name} applies to ${takers.join(" and ")}, not to ${strategy}`);
+    }
+  }
+}
+
 export async function checkCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandArgs({
     args: argv,
     allowPositionals: true,
-    strict: true,
     options: {
       strategy: { type: "string" },
       seed: { type: "string" },
@@ -57,8 +75,8 @@ export async function checkCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new MmunError("EINVAL", "check takes exactly one scenario");
-  const ref = positionals[0] as string;
-  const scenario = await loadScenario(ref);
+  checkStrategyOptions(values.strategy ?? "random", values);
+  const { scenario, ref } = await loadScenario(positionals[0] as string);
   const options: ExploreOptions = { scenarioRef: ref };
   if (values.strategy !== undefined) options.strategy = values.strategy as StrategyName;
   const set = <K extends keyof ExploreOptions>(k: K, v: ExploreOptions[K] | undefined) => {
@@ -100,8 +118,9 @@ function printResult(result: ExploreResult, expect: string | undefined, secs: nu
         : ", schedule space not exhausted"
       : "";
   console.log(
-    `${result.scenario}: ${result.executions} executions (${result.distinctSchedules} distinct schedules${space}) ` +
-      `with ${s.strategy}${s.strategy !== "dfs" ? ` seed ${s.seed}` : ""}, ${rate} executions/s`,
+    `${result.scenario}: ${count(result.executions, "execution")} ` +
+      `(${count(result.distinctSchedules, "distinct schedule")}${space}) ` +
+      `with ${s.strategy}${s.strategy !== "dfs" ? ` seed ${s.seed}` : ""}, ${count(rate, "execution")}/s`,
   );
   if (result.failures.length === 0) {
     console.log(
@@ -109,15 +128,7 @@ function printResult(result: ExploreResult, expect: string | undefined, secs: nu
     );
     return;
   }
-  for (const f of result.failures) {
-    console.log(
-      `\nFAIL ${f.kind} in execution ${f.execution}, step ${f.step}${f.task === null ? "" : `, task "${f.task}"`}`,
-    );
-    console.log(f.message.replace(/^/gm, "  "));
-    console.log(`  token:  ${f.token}`);
-    console.log(`  replay: ${f.replay.cli}`);
-    console.log(`          ${f.replay.api}`);
-  }
+  for (const f of result.failures) printFailure(f);
   if (expect !== undefined) {
     const got = result.failures[0]?.kind;
     console.log(
@@ -126,4 +137,15 @@ function printResult(result: ExploreResult, expect: string | undefined, secs: nu
         : `\nexpected: ${expect}${got === expect ? " (as found)" : ` (found ${got})`}`,
     );
   }
+}
+
+/** One failure: where it happened, what went wrong, and how to replay it. */
+function printFailure(f: Failure): void {
+  console.log(
+    `\nFAIL ${f.kind} in execution ${f.execution}, step ${f.step}${f.task === null ? "" : `, task "${f.task}"`}`,
+  );
+  console.log(f.message.replace(/^/gm, "  "));
+  console.log(`  token:  ${f.token}`);
+  console.log(`  replay: ${f.replay.cli}`);
+  console.log(`          ${f.replay.api}`);
 }

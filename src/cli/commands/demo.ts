@@ -2,11 +2,11 @@
 // of what was found against what each scenario is expected to show, and writes a report.
 
 import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { explore, type StrategyName } from "../../explore/explore.js";
 import type { ExploreResult } from "../../explore/result.js";
 import { MmunError } from "../../lib/errno.js";
 import { builtinScenarios } from "../../scenarios/index.js";
+import { count, parseCommandArgs } from "../args.js";
 
 export const DEMO_HELP = `usage: mmun demo [options]
 
@@ -38,9 +38,8 @@ interface Row {
 }
 
 export async function demoCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args: argv,
-    strict: true,
     options: {
       out: { type: "string" },
       seed: { type: "string" },
@@ -131,7 +130,7 @@ function printTable(rows: Row[], verdicts: { scenario: string; ok: boolean }[], 
   for (const l of lines) console.log(fmt(l));
   const bad = verdicts.filter((v) => !v.ok).length;
   console.log(
-    `\n${verdicts.length} scenarios, ${bad === 0 ? "all as expected" : `${bad} NOT as expected`} ` +
+    `\n${count(verdicts.length, "scenario")}, ${bad === 0 ? "all as expected" : `${bad} NOT as expected`} ` +
       `(cells: outcome @execution /executions run; dfs "(all)" = every schedule enumerated), ${secs.toFixed(1)} s`,
   );
 }
@@ -145,7 +144,7 @@ function report(
   const lines = [
     "# mmun demo report",
     "",
-    `Every built-in scenario explored with random and PCT (seed ${seed}, ${executions} executions) and DFS.`,
+    `Every built-in scenario explored with random and PCT (seed ${seed}, ${count(executions, "execution")}) and DFS.`,
     "",
     "| scenario | expected | found | verdict |",
     "| --- | --- | --- | --- |",

@@ -1,24 +1,37 @@
-// mmun list: the built-in scenarios.
+// mmun list [path]: the built-in scenarios, or those a module exports.
 
-import { parseArgs } from "node:util";
+import type { Scenario } from "../../explore/scenario.js";
+import { MmunError } from "../../lib/errno.js";
+import type { Kernel } from "../../mm/kernel.js";
 import { builtinScenarios } from "../../scenarios/index.js";
+import { parseCommandArgs } from "../args.js";
+import { loadScenarios } from "../scenarioRef.js";
 
-export const LIST_HELP = `usage: mmun list [--json]
+export const LIST_HELP = `usage: mmun list [path/to/module.{js,ts}] [--json]
 
-Lists the built-in scenarios with what each is expected to show.
+Lists the built-in scenarios, or the scenarios a module exports (to check one: mmun check
+path#name), with what each is expected to show.
+
+Options:
+  --json      print the list as JSON
+  -h, --help  print this help
 `;
 
-export function listCommand(argv: string[]): number {
-  const { values } = parseArgs({
+export async function listCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs({
     args: argv,
-    strict: true,
+    allowPositionals: true,
     options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   });
   if (values.help) {
     process.stdout.write(LIST_HELP);
     return 0;
   }
-  const rows = builtinScenarios.map((s) => ({
+  if (positionals.length > 1) throw new MmunError("EINVAL", "list takes at most one module");
+  const path = positionals[0];
+  const scenarios: readonly Scenario<unknown, Kernel>[] =
+    path === undefined ? builtinScenarios : await loadScenarios(path);
+  const rows = scenarios.map((s) => ({
     name: s.name,
     expect: s.expect ?? "pass",
     tasks: s.taskNames,
