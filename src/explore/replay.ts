@@ -109,10 +109,11 @@ export function replayCommands(
   scenarioRef: string | undefined,
   token: string,
 ): { cli: string | undefined; api: string } {
+  // POSIX shell quoting where needed: inside single quotes only a single quote is special.
   const quoted =
-    scenarioRef === undefined || /^[A-Za-z0-9_./:#-]+$/.test(scenarioRef)
+    scenarioRef === undefined || /^[A-Za-z0-9_./:#@%+=,-]+$/.test(scenarioRef)
       ? scenarioRef
-      : JSON.stringify(scenarioRef);
+      : `'${scenarioRef.replaceAll("'", `'\\''`)}'`;
   return {
     cli: quoted === undefined ? undefined : `npx mmun replay ${quoted} ${token}`,
     api: `await replay(scenario, ${JSON.stringify(token)})`,

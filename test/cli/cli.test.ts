@@ -98,7 +98,7 @@ describe("the mmun command line", () => {
       trace,
     );
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/reproduced: same failure, same step/);
+    expect(again.stdout).toMatch(/reproduced: same schedule, same failure, same step/);
     const p = JSON.parse(readFileSync(perfetto, "utf8")) as { traceEvents: { ph: string; name: string }[] };
     expect(p.traceEvents.some((e) => e.ph === "M" && e.name === "thread_name")).toBe(true);
     const t = JSON.parse(readFileSync(trace, "utf8")) as { version: number; events: unknown[] };
@@ -171,9 +171,9 @@ export const mine = defineScenario({
     expect(calm.code).toBe(0);
     const race = await mmunIn(dir, "check", "./race.ts#my/race", "--strategy", "dfs");
     expect(race.code).toBe(1);
-    expect(race.stdout).toMatch(/replay: npx mmun replay "\.\/race\.ts#my\/race" \S+$/m);
+    expect(race.stdout).toMatch(/replay: npx mmun replay \.\/race\.ts#my\/race \S+$/m);
     const again = await replayAsPrinted(race.stdout, dir);
-    expect(again.stdout).toMatch(/reproduced: same failure, same step/);
+    expect(again.stdout).toMatch(/reproduced: same schedule, same failure, same step/);
     expect(again.code).toBe(0);
     const workers = await mmunIn(dir, "check", "./race.ts#my/race", "--workers", "2");
     expect(workers.stdout).toMatch(/FAIL check/);
@@ -223,15 +223,15 @@ export const one = defineScenario({
     });
     for (const [args, ref] of [
       [["classic/lost-update", "--seed", "2"], "classic/lost-update"],
-      [["./race.js#my/race", "--strategy", "dfs"], '"./race.js#my/race"'],
+      [["./race.js#my/race", "--strategy", "dfs"], "./race.js#my/race"],
       // A module's only scenario is named too: the command stays right when the module gains one.
-      [["./one.ts", "--strategy", "dfs"], '"./one.ts#my/one"'],
+      [["./one.ts", "--strategy", "dfs"], "./one.ts#my/one"],
     ] as const) {
       const check = await mmunIn(dir, "check", ...args);
       expect(check.code).toBe(1);
       expect(check.stdout).toContain(`replay: npx mmun replay ${ref} `);
       const again = await replayAsPrinted(check.stdout, dir);
-      expect(again.stdout).toMatch(/reproduced: same failure, same step/);
+      expect(again.stdout).toMatch(/reproduced: same schedule, same failure, same step/);
       expect(again.code).toBe(0);
     }
   }, 60_000);
@@ -308,5 +308,43 @@ export const one = defineScenario({
     ]);
     expect(one.stdout).toMatch(/: 1 execution \(1 distinct schedule\) with random/);
     expect(many.stdout).toMatch(/: 2 executions \(2 distinct schedules\) with random/);
+  });
+});
+
+describe("what a failure shows: its schedule, a checked token, a replay that says when it diverges", () => {
+  it("check prints the schedule under the failure (last 20 steps by default, --last N, --full) and --json carries it", async () => {
+    const [plain, lastTwo, full, json] = await Promise.all([
+      mmun("check", "classic/order-violation", "--strategy", "pct"),
+      mmun("check", "classic/order-violation", "--strategy", "pct", "--last", "2"),
+      mmun("check", "classic/order-violation", "--strategy", "pct", "--full"),
+      mmun("check", "classic/order-violation", "--strategy", "pct", "--json"),
+    ]);
+    expect(plain.stdout).toMatch(/schedule \(the last 20 steps of \d+; --full shows all\):/);
+    expect(plain.stdout).toMatch(/^ {2}> +\d+ {2}\(outside any task\) FAILS \(check\)$/m);
+    expect(lastTwo.stdout).toMatch(/schedule \(the last 2 steps of \d+; --full shows all\):/);
+    expect(full.stdout).toMatch(/schedule \(\d+ steps\):/);
+    const f = (JSON.parse(json.stdout) as { failures: { schedule: { tasks: string[]; rows: unknown[] } }[] })
+      .failures[0];
+    expect(f?.schedule.tasks).toEqual(["producer", "consumer"]);
+    expect(f?.schedule.rows.length).toBeGreaterThan(20);
+  });
+
+  it("replay rejects a token with a changed character, and says so when a valid token leaves its schedule", async () => {
+    const found = await mmun("check", "classic/abba", "--strategy", "dfs");
+    const token = /token: {2}(\S+)/.exec(found.stdout)?.[1] as string;
+    const changed = token.replace(/.(?=\.[^.]*$)/, (c) => (c === "A" ? "B" : "A"));
+    const { encodeToken, decodeToken } = await import("../../src/explore/token.js");
+    const d = decodeToken(token);
+    const longer = encodeToken(d.kind, d.step, [[...(d.segments[0] as number[]), 0]]);
+    const [bad, diverged] = await Promise.all([
+      mmun("replay", "classic/abba", changed),
+      mmun("replay", "classic/abba", longer),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/fails its check: a character was changed, added or lost/);
+    expect(diverged.code).toBe(1);
+    expect(diverged.stdout).toMatch(
+      /NOT reproduced: the run left the recorded schedule the execution failed/,
+    );
   });
 });

@@ -58,7 +58,8 @@ describe("the replay commands a failure carries", () => {
     });
   });
 
-  it("quote a name the shell would split", () => {
-    expect(replayCommands("./my dir/s.ts#x", "T").cli).toBe('npx mmun replay "./my dir/s.ts#x" T');
+  it("quote a name the shell would split or expand, POSIX-style", () => {
+    expect(replayCommands("./my dir/s.ts#x", "T").cli).toBe("npx mmun replay './my dir/s.ts#x' T");
+    expect(replayCommands("./$HOME/it's.ts#x", "T").cli).toBe("npx mmun replay './$HOME/it'\\''s.ts#x' T");
   });
 });

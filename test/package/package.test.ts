@@ -146,9 +146,9 @@ describe("the npm package", () => {
     const race = await sh(line as string);
     expect(race.code).toBe(1);
     const printed = /replay: (npx mmun replay .*)$/m.exec(race.stdout)?.[1];
-    expect(printed).toMatch(/^npx mmun replay "\.\/race\.ts#my\/race" \S+$/);
+    expect(printed).toMatch(/^npx mmun replay \.\/race\.ts#my\/race \S+$/);
     const again = await sh(printed as string);
-    expect(again.stdout).toMatch(/reproduced: same failure, same step/);
+    expect(again.stdout).toMatch(/reproduced: same schedule, same failure, same step/);
     expect(again.code).toBe(0);
     const workers = await sh("npx mmun check ./race.ts#my/race --workers 2");
     expect(workers.stdout).toMatch(/FAIL check/);

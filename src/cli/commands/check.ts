@@ -3,9 +3,11 @@
 import { type ExploreOptions, explore, type StrategyName } from "../../explore/explore.js";
 import type { ExploreResult, Failure } from "../../explore/result.js";
 import { MmunError } from "../../lib/errno.js";
+import { formatSchedule } from "../../trace/schedule.js";
 import { count, parseCommandArgs } from "../args.js";
 import { progressLine } from "../progress.js";
 import { loadScenario } from "../scenarioRef.js";
+import { scheduleLength } from "../scheduleOptions.js";
 
 export const CHECK_HELP = `usage: mmun check <scenario | path/to/module.{js,ts}[#name]> [options]
 
@@ -23,7 +25,9 @@ Options:
   --workers N                worker threads (default 1)
   --shard i/n                explore only shard i of n (spread a search over machines)
   --all                      collect every distinct failure instead of stopping at the first
-  --json                     print the result as JSON (without traces)
+  --last N                   print the last N steps of each failure's schedule (default 20)
+  --full                     print the whole schedule of each failure
+  --json                     print the result as JSON (without traces, with schedules)
   -h, --help                 print this help
 `;
 
@@ -66,10 +70,13 @@ export async function checkCommand(argv: string[]): Promise<number> {
       workers: { type: "string" },
       shard: { type: "string" },
       all: { type: "boolean" },
+      last: { type: "string" },
+      full: { type: "boolean" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
+  const last = scheduleLength(values.last, values.full);
   if (values.help) {
     process.stdout.write(CHECK_HELP);
     return 0;
@@ -98,7 +105,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   if (values.json) {
     process.stdout.write(`${JSON.stringify(withoutTraces(result), null, 2)}\n`);
   } else {
-    printResult(result, scenario.expect, progress.elapsed());
+    printResult(result, scenario.expect, progress.elapsed(), last);
   }
   return result.failures.length > 0 ? 1 : 0;
 }
@@ -108,7 +115,7 @@ export function withoutTraces(result: ExploreResult) {
   return { ...result, failures: result.failures.map(({ trace: _trace, ...f }) => f) };
 }
 
-function printResult(result: ExploreResult, expect: string | undefined, secs: number): void {
+function printResult(result: ExploreResult, expect: string | undefined, secs: number, last: number): void {
   const s = result.stats;
   const rate = secs > 0 ? Math.round(result.executions / secs) : result.executions;
   const space =
@@ -128,7 +135,7 @@ function printResult(result: ExploreResult, expect: string | undefined, secs: nu
     );
     return;
   }
-  for (const f of result.failures) printFailure(f);
+  for (const f of result.failures) printFailure(f, last);
   if (expect !== undefined) {
     const got = result.failures[0]?.kind;
     console.log(
@@ -139,13 +146,14 @@ function printResult(result: ExploreResult, expect: string | undefined, secs: nu
   }
 }
 
-/** One failure: where it happened, what went wrong, and how to replay it. */
-function printFailure(f: Failure): void {
+/** One failure: where it happened, what went wrong, the schedule that led there, and how to replay it. */
+function printFailure(f: Failure, last: number): void {
   console.log(
     `\nFAIL ${f.kind} in execution ${f.execution}, step ${f.step}${f.task === null ? "" : `, task "${f.task}"`}`,
   );
   console.log(f.message.replace(/^/gm, "  "));
+  console.log(formatSchedule(f.schedule, { last }).replace(/^/gm, "  "));
   console.log(`  token:  ${f.token}`);
-  console.log(`  replay: ${f.replay.cli}`);
+  if (f.replay.cli !== undefined) console.log(`  replay: ${f.replay.cli}`);
   console.log(`          ${f.replay.api}`);
 }

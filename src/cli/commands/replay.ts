@@ -5,8 +5,10 @@ import { replay } from "../../explore/explore.js";
 import type { ReplayResult } from "../../explore/replay.js";
 import { MmunError } from "../../lib/errno.js";
 import { toPerfetto } from "../../trace/perfetto.js";
+import { formatSchedule } from "../../trace/schedule.js";
 import { parseCommandArgs } from "../args.js";
 import { loadScenario } from "../scenarioRef.js";
+import { scheduleLength } from "../scheduleOptions.js";
 
 export const REPLAY_HELP = `usage: mmun replay <scenario | path/to/module.{js,ts}[#name]> <token> [options]
 
@@ -16,7 +18,9 @@ Exit status: 0 when the token's failure was reproduced, 1 otherwise, 2 on a usag
 Options:
   --trace FILE     write the trace (mmun trace format, JSON)
   --perfetto FILE  write the trace as Chrome/Perfetto trace-event JSON (open in ui.perfetto.dev)
-  --json           print the result as JSON (without the trace)
+  --last N         print the last N steps of the schedule (default 20)
+  --full           print the whole schedule
+  --json           print the result as JSON (without the trace, with the schedule)
   -h, --help       print this help
 `;
 
@@ -27,10 +31,13 @@ export async function replayCommand(argv: string[]): Promise<number> {
     options: {
       trace: { type: "string" },
       perfetto: { type: "string" },
+      last: { type: "string" },
+      full: { type: "boolean" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
+  const last = scheduleLength(values.last, values.full);
   if (values.help) {
     process.stdout.write(REPLAY_HELP);
     return 0;
@@ -50,27 +57,36 @@ export async function replayCommand(argv: string[]): Promise<number> {
     const f = failure === undefined ? undefined : { ...failure, trace: undefined };
     process.stdout.write(`${JSON.stringify({ ...rest, failure: f }, null, 2)}\n`);
   } else {
-    printReplay(loaded.scenario.name, r);
+    printReplay(loaded.scenario.name, r, last);
   }
   if (values.trace !== undefined) console.error(`trace written to ${values.trace}`);
   if (values.perfetto !== undefined) console.error(`Perfetto trace written to ${values.perfetto}`);
   return r.reproduced ? 0 : 1;
 }
 
-/** What the replay did: the failure it reproduced (or not), or that the schedule ran to the end. */
-function printReplay(scenario: string, r: ReplayResult): void {
+/** What the replay did: the failure it reproduced (or not), the schedule, or where it diverged. */
+function printReplay(scenario: string, r: ReplayResult, last: number): void {
   const f = r.failure;
   if (f === undefined) {
     console.log(
-      `${scenario}: the schedule ran to the end without failing (expected ${r.expected.kind} at step ${r.expected.step})`,
+      r.diverged === undefined
+        ? `${scenario}: the schedule ran to the end without failing (expected ${r.expected.kind} at step ${r.expected.step})`
+        : `${scenario}: stopped where the run left the recorded schedule (expected ${r.expected.kind} at step ${r.expected.step})`,
     );
-    return;
+  } else {
+    console.log(`${scenario}: ${f.kind} at step ${f.step}${f.task === null ? "" : `, task "${f.task}"`}`);
+    console.log(f.message.replace(/^/gm, "  "));
   }
-  console.log(`${scenario}: ${f.kind} at step ${f.step}${f.task === null ? "" : `, task "${f.task}"`}`);
-  console.log(f.message.replace(/^/gm, "  "));
-  console.log(
-    r.reproduced
-      ? "reproduced: same failure, same step"
-      : `NOT reproduced: the token expects ${r.expected.kind} at step ${r.expected.step} (did the scenario change?)`,
-  );
+  if (r.schedule !== undefined) console.log(formatSchedule(r.schedule, { last }).replace(/^/gm, "  "));
+  if (r.diverged !== undefined) {
+    console.log(
+      `NOT reproduced: the run left the recorded schedule ${r.diverged} (the scenario changed, or it is not deterministic)`,
+    );
+  } else if (f !== undefined) {
+    console.log(
+      r.reproduced
+        ? "reproduced: same schedule, same failure, same step"
+        : `NOT reproduced: the token expects ${r.expected.kind} at step ${r.expected.step} (did the scenario change?)`,
+    );
+  }
 }
