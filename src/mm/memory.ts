@@ -22,7 +22,6 @@ import {
   PTE_SWAP,
   PTE_WRITE,
   PTE_YOUNG,
-  PTRS_PER_TABLE,
   type PteTable,
 } from "./pageTable.js";
 import { ZERO_FRAME } from "./physMem.js";
@@ -60,7 +59,7 @@ export function faultIn(mm: Mm, addr: number, write: boolean): number | Promise<
   const vpn = Math.floor(addr / ps);
   const pt = mm.pageTable;
   const leaf = pt.leaf(vpn);
-  const i = vpn % PTRS_PER_TABLE;
+  const i = leaf === undefined ? 0 : vpn - leaf.base;
   const flags = leaf === undefined ? 0 : (leaf.flags[i] as number);
   if (flags === 0)
     return vma.shared ? doSharedFault(mm, vma, vpn, write) : doAnonymousPage(mm, vma, vpn, write);
@@ -349,7 +348,7 @@ function segv(mm: Mm, addr: number, write: boolean, r: number): MmunError {
 function usable(mm: Mm, vpn: number, write: boolean): number {
   const leaf = mm.pageTable.leaf(vpn);
   if (leaf === undefined) return -1;
-  const i = vpn % PTRS_PER_TABLE;
+  const i = vpn - leaf.base;
   const fl = leaf.flags[i] as number;
   if (!(fl & PTE_PRESENT) || (write && !(fl & PTE_WRITE))) return -1;
   const vma = mm.vmas.find(vpn * mm.kernel.pageSize);

@@ -39,6 +39,8 @@ const LO = 2 ** 18;
 export interface PteTable {
   readonly val: Int32Array;
   readonly flags: Uint8Array;
+  /** The vpn of its first entry: `vpn`'s PTE is at index `vpn - base`. */
+  readonly base: number;
   /** Entries that are not none. */
   used: number;
 }
@@ -64,16 +66,16 @@ export class PageTable {
   }
 
   private walk(vpn: number): PteTable | undefined {
-    const base = vpn - (vpn % PTRS_PER_TABLE);
-    const lo = vpn % LO;
-    const hi = (vpn - lo) / LO;
+    // Index arithmetic without `%` on numbers past 2^31 (a floating-point remainder is slow).
+    const hi = Math.floor(vpn / LO);
+    const lo = vpn - hi * LO;
     const pud = this.pgd[hi >>> 9];
     if (pud === undefined) return undefined;
     const pmd = pud[hi & 511];
     if (pmd === undefined) return undefined;
     const leaf = pmd[lo >>> 9];
     if (leaf !== undefined) {
-      this.cacheBase = base;
+      this.cacheBase = leaf.base;
       this.cacheLeaf = leaf;
     }
     return leaf;
@@ -83,8 +85,8 @@ export class PageTable {
   leafAlloc(vpn: number): PteTable {
     const found = this.leaf(vpn);
     if (found !== undefined) return found;
-    const lo = vpn % LO;
-    const hi = (vpn - lo) / LO;
+    const hi = Math.floor(vpn / LO);
+    const lo = vpn - hi * LO;
     let pud = this.pgd[hi >>> 9];
     if (pud === undefined) {
       pud = new Array(PTRS_PER_TABLE);
@@ -100,11 +102,12 @@ export class PageTable {
     const leaf: PteTable = {
       val: new Int32Array(PTRS_PER_TABLE),
       flags: new Uint8Array(PTRS_PER_TABLE),
+      base: vpn - (lo & 511),
       used: 0,
     };
     pmd[lo >>> 9] = leaf;
     this.leaves++;
-    this.cacheBase = vpn - (vpn % PTRS_PER_TABLE);
+    this.cacheBase = leaf.base;
     this.cacheLeaf = leaf;
     return leaf;
   }
@@ -114,7 +117,7 @@ export class PageTable {
     const d = vpn - this.cacheBase;
     if (d >= 0 && d < PTRS_PER_TABLE) return (this.cacheLeaf as PteTable).flags[d] as number;
     const l = this.walk(vpn);
-    return l === undefined ? 0 : (l.flags[vpn - this.cacheBase] as number);
+    return l === undefined ? 0 : (l.flags[vpn - l.base] as number);
   }
 
   /** The value of `vpn`'s PTE (meaningful when its flags are not 0). */
@@ -122,14 +125,14 @@ export class PageTable {
     const d = vpn - this.cacheBase;
     if (d >= 0 && d < PTRS_PER_TABLE) return (this.cacheLeaf as PteTable).val[d] as number;
     const l = this.walk(vpn);
-    return l === undefined ? 0 : (l.val[vpn - this.cacheBase] as number);
+    return l === undefined ? 0 : (l.val[vpn - l.base] as number);
   }
 
   /** Sets `vpn`'s PTE (`set_pte_at`); flags 0 clears it. */
   set(vpn: number, val: number, flags: number): void {
     const l = flags === 0 ? this.leaf(vpn) : this.leafAlloc(vpn);
     if (l === undefined) return;
-    const i = vpn % PTRS_PER_TABLE;
+    const i = vpn - l.base;
     const was = l.flags[i] as number;
     if (was === 0 && flags !== 0) l.used++;
     else if (was !== 0 && flags === 0) l.used--;

@@ -67,6 +67,9 @@ export class PhysMem {
   private freedHead = 0;
   private readonly chunks: Uint8Array[] = [];
   private readonly freeSlots: number[] = [];
+  /** Per contents slot, the bytes ever written: [dirtyLo, dirtyHi). Only those are zeroed at free. */
+  private dirtyLo = new Int32Array(0);
+  private dirtyHi = new Int32Array(0);
   private slotsUsed = 0;
   private inUseCount = 0;
   private failures = 0;
@@ -144,7 +147,14 @@ export class PhysMem {
   private free(f: number): void {
     const s = this.slot[f] as number;
     if (s >= 0) {
-      this.bytesOfSlot(s).fill(0);
+      const lo = this.dirtyLo[s] as number;
+      const hi = this.dirtyHi[s] as number;
+      if (hi > lo) {
+        const base = (s % CHUNK_SLOTS) * this.pageSize;
+        (this.chunks[Math.floor(s / CHUNK_SLOTS)] as Uint8Array).fill(0, base + lo, base + hi);
+      }
+      this.dirtyLo[s] = this.pageSize;
+      this.dirtyHi[s] = 0;
       this.freeSlots.push(s);
       this.slot[f] = -1;
     }
@@ -177,13 +187,30 @@ export class PhysMem {
     return chunk.subarray(off, off + this.pageSize);
   }
 
-  /** The chunk and offset of `f`'s bytes, giving it a slot first; never for the zero page. */
-  private slotOf(f: number): number {
+  /** `f`'s contents slot, giving it one first; never for the zero page. Marks `[lo, hi)` as written. */
+  private slotOf(f: number, lo: number, hi: number): number {
     let s = this.slot[f] as number;
-    if (s >= 0) return s;
-    s = this.freeSlots.pop() ?? this.slotsUsed++;
-    if (s >= this.chunks.length * CHUNK_SLOTS) this.chunks.push(new Uint8Array(CHUNK_SLOTS * this.pageSize));
-    this.slot[f] = s;
+    if (s < 0) {
+      s = this.freeSlots.pop() ?? this.newSlot();
+      this.slot[f] = s;
+    }
+    if (lo < (this.dirtyLo[s] as number)) this.dirtyLo[s] = lo;
+    if (hi > (this.dirtyHi[s] as number)) this.dirtyHi[s] = hi;
+    return s;
+  }
+
+  private newSlot(): number {
+    const s = this.slotsUsed++;
+    if (s >= this.chunks.length * CHUNK_SLOTS) {
+      this.chunks.push(new Uint8Array(CHUNK_SLOTS * this.pageSize));
+      const n = this.chunks.length * CHUNK_SLOTS;
+      const lo = new Int32Array(n).fill(this.pageSize);
+      lo.set(this.dirtyLo);
+      const hi = new Int32Array(n);
+      hi.set(this.dirtyHi);
+      this.dirtyLo = lo;
+      this.dirtyHi = hi;
+    }
     return s;
   }
 
@@ -207,7 +234,7 @@ export class PhysMem {
   /** Copies `len` bytes of `src` from `at` into frame `f` at `offset`. */
   write(f: number, offset: number, src: Uint8Array, at: number, len: number): void {
     if (f === ZERO_FRAME) throw new MmunError("EFAULT", "BUG: a write to the zero page");
-    const s = this.slotOf(f);
+    const s = this.slotOf(f, offset, offset + len);
     const chunk = this.chunks[Math.floor(s / CHUNK_SLOTS)] as Uint8Array;
     chunk.set(src.subarray(at, at + len), (s % CHUNK_SLOTS) * this.pageSize + offset);
   }
@@ -230,7 +257,7 @@ export class PhysMem {
   /** Writes a little-endian 32-bit word at `offset` (4-aligned) of frame `f`. */
   write32(f: number, offset: number, v: number): void {
     if (f === ZERO_FRAME) throw new MmunError("EFAULT", "BUG: a write to the zero page");
-    const s = this.slotOf(f);
+    const s = this.slotOf(f, offset, offset + 4);
     const chunk = this.chunks[Math.floor(s / CHUNK_SLOTS)] as Uint8Array;
     const b = (s % CHUNK_SLOTS) * this.pageSize + offset;
     chunk[b] = v & 255;
