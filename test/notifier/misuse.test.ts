@@ -6,9 +6,19 @@ import { EAGAIN, MmunError } from "../../src/lib/errno.js";
 import type { Mm } from "../../src/mm/mm.js";
 import { MmuNotifier } from "../../src/notifier/classicNotifier.js";
 import { MmuIntervalNotifier, type MmuIntervalNotifierOps } from "../../src/notifier/intervalNotifier.js";
+import { mnItreeInvStartRange, mnItreeIsInvalidating } from "../../src/notifier/itree.js";
 import { notifierGlobals } from "../../src/notifier/notifierGlobals.js";
 import { mmuNotifierRangeInit } from "../../src/notifier/range.js";
-import { type Call, insertRecorded, range, recordingOps, rejection, reportsOf, world } from "./helpers.js";
+import {
+  type Call,
+  controlledKernel,
+  insertRecorded,
+  range,
+  recordingOps,
+  rejection,
+  reportsOf,
+  world,
+} from "./helpers.js";
 
 const PAGE = 0x1000;
 
@@ -84,20 +94,29 @@ describe("insert misuse", () => {
     await sub.remove();
   });
 
-  it("insertLocked without holding mmap_lock for write warns (mmap_assert_write_locked)", async () => {
-    const { k, mm } = world();
-    const log: Call[] = [];
-    const sub = await MmuIntervalNotifier.insertLocked(mm, 0, PAGE, recordingOps(log, "A"));
-    expect(reportsOf(k, "warn").some((m) => m.includes("mmap_assert_write_locked"))).toBe(true);
-    await sub.remove();
-    // Held for write: no warning.
-    const { k: k2, mm: mm2 } = world();
-    await mm2.mmapLock.downWrite();
-    const sub2 = await MmuIntervalNotifier.insertLocked(mm2, 0, PAGE, recordingOps(log, "A"));
-    mm2.mmapLock.upWrite();
-    expect(k2.reports).toEqual([]);
-    await sub2.remove();
-  });
+  // Each `*Locked` entry point is for a caller holding mmap_lock for write, asserted as the kernel does.
+  const lockedCalls: [string, (mm: Mm) => Promise<unknown>][] = [
+    ["insertLocked", async (mm) => MmuIntervalNotifier.insertLocked(mm, 0, PAGE, recordingOps([], "A"))],
+    ["registerLocked", (mm) => mm.notifiers.registerLocked(new MmuNotifier({ name: "classic" }))],
+    ["getLocked", (mm) => mm.notifiers.getLocked({ name: "classic" })],
+  ];
+
+  it.each(lockedCalls)(
+    "%s without holding mmap_lock for write warns (mmap_assert_write_locked); held for write, it does not",
+    async (name, call) => {
+      const { k, mm } = world();
+      await call(mm);
+      const warns = reportsOf(k, "warn");
+      expect(warns.length).toBeGreaterThan(0);
+      expect(warns.every((m) => m.includes(`mmap_assert_write_locked: ${name} on ${mm.name}`))).toBe(true);
+      // Held for write: no warning.
+      const { k: k2, mm: mm2 } = world();
+      await mm2.mmapLock.downWrite();
+      await call(mm2);
+      mm2.mmapLock.upWrite();
+      expect(k2.reports).toEqual([]);
+    },
+  );
 
   it("insert while holding mmap_lock for read is reported (the first insert takes it for write)", async () => {
     const { k, mm } = world();
@@ -301,6 +320,36 @@ describe("calling context (lockdep and atomic context)", () => {
     });
     await settled(k);
     expect(reportsOf(k, "lock-order")).toEqual([expect.stringMatching(/fs_reclaim/)]);
+  });
+
+  it("the interval-tree sections assert subs.lock where it is really taken (controlled scheduler, lockdep_assert_held)", async () => {
+    const k = controlledKernel(1);
+    const mm = k.createMm({ name: "mm" });
+    const subs = mm.notifiers;
+    const r = range(mm, 0, PAGE);
+    k.spawn("t", async () => {
+      mnItreeIsInvalidating(subs);
+      mnItreeInvStartRange(subs, r);
+      expect(reportsOf(k, "warn")).toEqual([
+        'task "t" does not hold spinlock "mmu_notifier_subscriptions.lock" (lockdep_assert_held)',
+        'task "t" does not hold spinlock "mmu_notifier_subscriptions.lock" (lockdep_assert_held)',
+      ]);
+      subs.activeInvalidateRanges--;
+      // Through underLock, as the notifier core runs them: silent.
+      expect(await subs.underLock(mnItreeIsInvalidating)).toBe(false);
+      expect(await subs.underLock(mnItreeInvStartRange, r)).toBe(-1);
+      expect(await subs.underLock(mnItreeIsInvalidating)).toBe(false);
+      subs.activeInvalidateRanges--;
+    });
+    await k.run();
+    expect(reportsOf(k, "warn")).toHaveLength(2);
+    // The direct runtime does not take subs.lock: nothing to assert there.
+    const { k: k2, mm: mm2 } = world();
+    k2.spawn("t", () => {
+      mnItreeIsInvalidating(mm2.notifiers);
+    });
+    await k2.run();
+    expect(k2.reports).toEqual([]);
   });
 
   it("a correct driver (driver lock only inside the callback and around readRetry) raises no report", async () => {
