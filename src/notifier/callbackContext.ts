@@ -25,13 +25,17 @@ export class CallbackContext {
     private readonly startMap: LockMap,
   ) {}
 
-  /** True when the running code is inside a start, end or release walk of this mm. Cheap when none runs. */
+  /**
+   * True when the running code is inside a start, end or release walk of this mm. Two field reads
+   * when no walk runs (readBegin's fast path calls it).
+   */
   insideCallback(): boolean {
-    if (this.syncDepth !== 0) return true;
-    const w = this.walkers;
-    if (w.length === 0) return false;
+    return this.syncDepth !== 0 || (this.walkers.length !== 0 && this.currentIsWalker());
+  }
+
+  private currentIsWalker(): boolean {
     const t = this.sched.current;
-    return t !== null && w.includes(t);
+    return t !== null && this.walkers.includes(t);
   }
 
   /**

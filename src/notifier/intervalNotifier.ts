@@ -429,30 +429,44 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
    * by the `readBegin` that returned `seq` (discard the results and start over).
    *
    * Contract: call it under the driver lock that the callback holds around `setSeq`, and keep that
-   * lock until the device is programmed. Never sleeps. Pairs with `readBegin`.
+   * lock until the device is programmed. Never sleeps. Throws EINVAL when `seq` is not an integer
+   * (no readBegin returned it). Pairs with `readBegin`.
    */
   readRetry(seq: number): boolean {
-    return this.invalidateSeq !== seq;
+    // sseq is always an integer (setSeq checks): equal means no collision, so only a collision pays
+    // for checking `seq`.
+    if (this.invalidateSeq === seq) return false;
+    if (!Number.isSafeInteger(seq)) this.badSeq("readRetry", seq);
+    return true;
   }
 
   /**
    * `mmu_interval_check_retry()`: the same test without the lock, as an early exit. True is final
-   * (every later `readRetry(seq)` is true); false is only a hint. Never sleeps.
+   * (every later `readRetry(seq)` is true); false is only a hint. Never sleeps. Throws EINVAL when
+   * `seq` is not an integer.
    */
   checkRetry(seq: number): boolean {
-    return this.invalidateSeq !== seq;
+    if (this.invalidateSeq === seq) return false;
+    if (!Number.isSafeInteger(seq)) this.badSeq("checkRetry", seq);
+    return true;
   }
 
   /**
    * `mmu_interval_set_seq()`: records `curSeq` (the value passed to the callback). Call it
    * unconditionally from the invalidate callback, under the driver lock that `readRetry` callers
-   * hold. Pairs with `readRetry` under that lock.
+   * hold. Throws EINVAL when `curSeq` is not an integer. Pairs with `readRetry` under that lock.
    */
   setSeq(curSeq: number): void {
+    if (!Number.isSafeInteger(curSeq)) this.badSeq("setSeq", curSeq);
     this.invalidateSeq = curSeq;
     const subs = this.subs;
     if (subs !== null && subs.kernel.trace !== null)
       subs.kernel.event("value", this.id, curSeq, "invalidate_seq");
+  }
+
+  private badSeq(what: string, seq: unknown): never {
+    const shown = typeof seq === "string" ? JSON.stringify(seq) : String(seq);
+    throw new MmunError("EINVAL", `${this.describe()}.${what}(${shown}): not a sequence value (an integer)`);
   }
 
   /** The mm this notifier was inserted into (EINVAL before the first insert). */

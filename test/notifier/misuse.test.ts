@@ -224,6 +224,38 @@ describe("remove and readBegin misuse", () => {
   });
 });
 
+describe("sequence values from plain JavaScript", () => {
+  // A driver written in JavaScript can pass anything; a non-integer is never a sequence value.
+  const bad: [string, "readRetry" | "checkRetry" | "setSeq", unknown][] = [
+    ['readRetry("garbage")', "readRetry", "garbage"],
+    ["readRetry(NaN)", "readRetry", Number.NaN],
+    ["checkRetry(1.5)", "checkRetry", 1.5],
+    ['setSeq("x")', "setSeq", "x"],
+  ];
+
+  it.each(bad)("%s throws EINVAL and changes nothing", async (_call, method, value) => {
+    const { k, mm } = world();
+    const sub = await insertRecorded(mm, [], "A", 0, PAGE);
+    const seq = await sub.readBegin();
+    const e = (() => {
+      try {
+        sub[method](value as number);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(code(e)).toBe("EINVAL");
+    expect(String(e)).toContain(`${method}(`);
+    // The notifier keeps its sequence value: readBegin still returns it.
+    expect(sub.invalidateSeq).toBe(seq);
+    expect(await sub.readBegin()).toBe(seq);
+    expect(sub.readRetry(seq)).toBe(false);
+    expect(k.reports).toEqual([]);
+    await sub.remove();
+  });
+});
+
 describe("calling context (lockdep and atomic context)", () => {
   /** A driver whose callback takes `driver_lock`, and one invalidation run by a task. */
   async function driverWorld() {
