@@ -308,7 +308,8 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
       this.id = k.registerObject("mmu_interval_notifier", k.trace === null ? "" : this.describe());
     // Pairs with the mmdrop at the end of remove().
     mm.mmgrab();
-    const p = subs.underLock(itreeLinkOrDefer, this as MmuIntervalNotifier);
+    const sub = this as MmuIntervalNotifier;
+    const p = subs.controlled ? subs.underLock(itreeLinkOrDefer, sub) : itreeLinkOrDefer(subs, sub); // see underLock
     return p instanceof Promise ? p : undefined;
   }
 
@@ -338,7 +339,8 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
         ),
       );
     }
-    const seq = subs.underLock(itreeUnlinkOrDefer, this as MmuIntervalNotifier);
+    const sub = this as MmuIntervalNotifier;
+    const seq = subs.controlled ? subs.underLock(itreeUnlinkOrDefer, sub) : itreeUnlinkOrDefer(subs, sub); // see underLock
     if (typeof seq !== "number") return seq.then((s) => this.waitUnlinked(subs, s));
     return this.waitUnlinked(subs, seq);
   }
@@ -403,7 +405,8 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
         ),
       );
     }
-    const seq = subs.underLock(sampleSeq, this as MmuIntervalNotifier);
+    const sub = this as MmuIntervalNotifier;
+    const seq = subs.controlled ? subs.underLock(sampleSeq, sub) : sampleSeq(subs, sub); // see underLock
     if (typeof seq !== "number") return seq.then((s) => this.waitWhileInvalidating(subs, s));
     return this.waitWhileInvalidating(subs, seq);
   }

@@ -17,7 +17,9 @@
 // Locking. subs.lock is taken through subs.underLock (subscriptions.ts says why only the controlled
 // scheduler really takes it); a section run under it never releases it. mn_itree_inv_start_range
 // takes the lock inside in the kernel; here its caller runs it under the lock, so that it stays one
-// synchronous function. Every section asserts the lock (lockdep_assert_held) where it is taken.
+// synchronous function, and it asserts the lock on entry. The other sections assert it where the
+// kernel does: in mn_itree_is_invalidating (lockdep_assert_held). Asserts apply where the lock is
+// really taken (the controlled scheduler).
 //
 // A callback that throws is a driver bug: the walk stops, the interval phase it began is ended, and
 // the error propagates to the caller of the entry point.
@@ -170,7 +172,9 @@ export function mnItreeInvalidate(
   subs: MmuNotifierSubscriptions,
   range: MmuNotifierRange,
 ): number | Promise<number> {
-  const first = subs.underLock(mnItreeInvStartRange, range);
+  const first = subs.controlled
+    ? subs.underLock(mnItreeInvStartRange, range)
+    : mnItreeInvStartRange(subs, range); // see underLock
   if (typeof first !== "number") return first.then((i) => walk(subs, range, i));
   return walk(subs, range, first);
 }
@@ -321,7 +325,7 @@ function wakeIf(subs: MmuNotifierSubscriptions, wake: boolean): undefined {
  * promise under the controlled scheduler. Pairs with {@link mnItreeInvStartRange}.
  */
 export function mnItreeInvEnd(subs: MmuNotifierSubscriptions): Promise<void> | undefined {
-  const wake = subs.underLock(dropActiveRange);
+  const wake = subs.controlled ? subs.underLock(dropActiveRange) : dropActiveRange(subs); // see underLock
   if (typeof wake === "boolean") return wakeIf(subs, wake);
   return wake.then((w) => wakeIf(subs, w));
 }

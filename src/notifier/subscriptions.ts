@@ -160,6 +160,11 @@ export class MmuNotifierSubscriptions {
    * synchronous section) and returns its result. The lock is taken only under the controlled
    * scheduler (see the header), where taking it is a scheduling point: the result then comes as a
    * promise. The section must not release the lock; it is released also when the section throws.
+   *
+   * Hot paths (readBegin, insert, remove, the start and end of an invalidation) write
+   * `subs.controlled ? subs.underLock(section, arg) : section(subs, arg)`: the direct call keeps a
+   * call site of its own, where V8 inlines the section; the one in here sees every section and is
+   * not inlined.
    */
   underLock<R>(section: (subs: MmuNotifierSubscriptions) => R): R | Promise<R>;
   underLock<R, A>(section: (subs: MmuNotifierSubscriptions, arg: A) => R, arg: A): R | Promise<R>;
