@@ -44,9 +44,32 @@ export {
 export { IntervalTree, IntervalTreeNode } from "./lib/intervalTree.js";
 export { Rng, type RngState } from "./lib/rng.js";
 export { defaultWarnSink, WarnLog, type WarnSink, warnOn } from "./lib/warn.js";
+export {
+  type DeviceMapOptions,
+  type DeviceMapping,
+  type DeviceMm,
+  DevicePageTable,
+} from "./mm/devicePageTable.js";
 // Address spaces and the root Kernel (the mm layer's Kernel extends SyncKernel with createMm).
 export { Kernel, type KernelOptions } from "./mm/kernel.js";
+export type { MadviseAdvice } from "./mm/madvise.js";
+export { type DevicePrivateOwner, faultIn } from "./mm/memory.js";
 export { Mm, type MmOptions } from "./mm/mm.js";
+export type { MmapOptions } from "./mm/mmap.js";
+export type { MremapOptions } from "./mm/mremap.js";
+export {
+  PageTable,
+  PTE_DEVICE_PRIVATE,
+  PTE_DIRTY,
+  PTE_MIGRATION,
+  PTE_PRESENT,
+  PTE_PROTNONE,
+  PTE_SWAP,
+  PTE_WRITE,
+  PTE_YOUNG,
+} from "./mm/pageTable.js";
+export { PhysMem, type PhysMemStats, ZERO_FRAME } from "./mm/physMem.js";
+export { PROT_NONE, PROT_READ, PROT_WRITE, Vma } from "./mm/vma.js";
 // Notifiers (DESIGN.md §3.3).
 export { MmuNotifier, type MmuNotifierOps } from "./notifier/classicNotifier.js";
 export { MmuIntervalNotifier, type MmuIntervalNotifierOps } from "./notifier/intervalNotifier.js";

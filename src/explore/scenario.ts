@@ -27,6 +27,12 @@ export interface ScenarioSpec<W, K extends Kernel = Kernel> {
   /** What the scenario is expected to show: `"pass"` for correct patterns, or the failure kind a broken one must produce. */
   expect?: ExpectedOutcome;
   /**
+   * The DFS preemption bound `mmun demo` explores this scenario with (default: none, every
+   * schedule): for a scenario whose whole schedule space is too large to enumerate, a bound within
+   * which it is (most concurrency bugs need one or two preemptions).
+   */
+  preemptionBound?: number;
+  /**
    * The module that defines the scenario (`import.meta.url`), so worker threads can load it
    * (`workers > 1`). Scenarios of the built-in registry have it.
    */
@@ -67,6 +73,10 @@ export function defineScenario<W, K extends Kernel = Kernel>(spec: ScenarioSpec<
   }
   if (spec.check !== undefined && typeof spec.check !== "function") {
     throw new MmunError("EINVAL", `scenario "${spec.name}": check must be a function`);
+  }
+  const pb = spec.preemptionBound;
+  if (pb !== undefined && !(Number.isSafeInteger(pb) && pb >= 0)) {
+    throw new MmunError("EINVAL", `scenario "${spec.name}": preemptionBound must be a non-negative integer`);
   }
   return Object.freeze({ ...spec, taskNames });
 }

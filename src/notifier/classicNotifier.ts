@@ -1,16 +1,16 @@
 // Follows mm/mmu_notifier.c and include/linux/mmu_notifier.h: struct mmu_notifier (the classic
-// subscription to a whole mm), its ops, and the mn_hlist_* walks over the per-mm list.
+// subscription to a whole mm), its ops, and its registration: mmu_notifier_register / unregister,
+// get / put (one shared notifier per mm and ops) and synchronize. The walks over the per-mm list
+// (mn_hlist_*) are in classicWalks.ts; `mm.notifiers` (subscriptions.ts) offers all of this as methods.
 //
-// The list is newest first (the kernel adds at the head) and is walked inside the read side of the
-// kernel-wide SRCU domain, so a walk may sleep and `unregister` can wait for walks in flight with a
-// grace period. We keep the list as an immutable array replaced on every change: a walk reads the
-// array it started with (RCU's snapshot) and skips entries unlinked since, as an RCU reader that had
-// not reached them would. Registration, unregistration, get/put and the mm core entry points live in
-// subscriptions.ts; this file holds the notifier object and the walks.
+// Locks. `*Locked` functions are for a caller holding `mm.mmapLock` for write (the kernel's `__` and
+// `_locked` variants), asserted with mmap_assert_write_locked. The list itself changes under
+// subs.lock (`subs.underLock`; see subscriptions.ts), and a walk reads it under SRCU.
 
-import { EAGAIN, MmunError } from "../lib/errno.js";
+import { MmunError } from "../lib/errno.js";
+import { isThenable } from "../lib/thenable.js";
 import type { NotifierMm } from "./notifierMm.js";
-import { describeRange, type MmuNotifierRange } from "./range.js";
+import type { MmuNotifierRange } from "./range.js";
 import type { MmuNotifierSubscriptions } from "./subscriptions.js";
 
 /**
@@ -79,286 +79,281 @@ export class MmuNotifier {
   }
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function";
+/** The kernel's UINT_MAX: the most users a classic notifier can have. */
+const MAX_USERS = 0xffffffff;
+
+function checkNotifier(notifier: MmuNotifier, what: string): void {
+  if (!(notifier instanceof MmuNotifier)) {
+    throw new MmunError("EINVAL", `${what}: expected an MmuNotifier`);
+  }
 }
 
-/** Calls `each(i)` for i in [from, n); continues asynchronously once a call returns a promise. */
-function forEachMaybeAsync(
-  n: number,
-  each: (i: number) => PromiseLike<unknown> | undefined,
-  from = 0,
-): Promise<void> | undefined {
-  for (let i = from; i < n; i++) {
-    const p = each(i);
-    if (p !== undefined) return Promise.resolve(p).then(() => forEachMaybeAsync(n, each, i + 1));
+/**
+ * `mmu_notifier_register()`: takes `mm.mmapLock` for write around
+ * {@link mmuNotifierRegisterLocked}. Implements `mm.notifiers.register` (null: the first interval
+ * insert enabling the tree). Pairs with {@link mmuNotifierUnregister} (or, for `get`, with put).
+ */
+export async function mmuNotifierRegister(
+  subs: MmuNotifierSubscriptions,
+  notifier: MmuNotifier | null,
+): Promise<void> {
+  if (notifier !== null) checkNotifier(notifier, "register");
+  const lk = subs.mm.mmapLock;
+  const p = lk.downWrite();
+  if (p !== undefined) await p;
+  try {
+    await mmuNotifierRegisterLocked(subs, notifier, "register");
+  } finally {
+    lk.upWrite();
   }
+}
+
+/**
+ * `__mmu_notifier_register()`: links `notifier` at the head of the list (newest first) inside
+ * `mm.takeAllLocks`, so no invalidation is in flight; with null, enables the interval tree. The
+ * caller holds `mm.mmapLock` for write (asserted). `what` names the public call in messages.
+ *
+ * Throws EINVAL for a dead mm (no users), for ops with both `archInvalidateSecondaryTlbs` and
+ * start/end (also warned once), or a notifier registered already; EINTR when `takeAllLocks` fails.
+ */
+export async function mmuNotifierRegisterLocked(
+  subs: MmuNotifierSubscriptions,
+  notifier: MmuNotifier | null,
+  what = "registerLocked",
+): Promise<void> {
+  const mm = subs.mm;
+  const k = subs.kernel;
+  if (notifier !== null) checkNotifier(notifier, what);
+  k.assertHeldWrite(mm.mmapLock, `mmap_assert_write_locked: ${what} on ${mm.name}`);
+  if (mm.users <= 0) k.misuse("EINVAL", `BUG: registering a notifier on ${mm.name}, which has no users`);
+  if (notifier !== null) {
+    const ops = notifier.ops;
+    if (
+      ops.archInvalidateSecondaryTlbs !== undefined &&
+      (ops.invalidateRangeStart !== undefined || ops.invalidateRangeEnd !== undefined)
+    ) {
+      const msg = "a notifier may have archInvalidateSecondaryTlbs or invalidateRangeStart/End, not both";
+      if (!subs.globals.warnedBothHooks) {
+        subs.globals.warnedBothHooks = true;
+        k.warn(msg);
+      }
+      throw new MmunError("EINVAL", msg);
+    }
+    if (notifier.registered) k.misuse("EINVAL", `${notifier} is registered already`);
+  }
+  primeLockdep(subs);
+  if (mm.takeAllLocks !== undefined) {
+    const r = await mm.takeAllLocks();
+    if (r !== 0) throw new MmunError("EINTR", `mm_take_all_locks on ${mm.name} failed (${r})`);
+  }
+  try {
+    subs.present = true;
+    if (notifier !== null) {
+      // Pairs with the mmdrop in mmuNotifierUnregister() or in the free after the last put.
+      mm.mmgrab();
+      notifier.mm = mm;
+      notifier.users = 1;
+      notifier.registered = true;
+      const p = subs.underLock(linkClassic, notifier);
+      if (p instanceof Promise) await p;
+      if (k.trace !== null) k.event("note", subs.id, undefined, `registered ${notifier}`);
+    } else {
+      subs.hasItree = true;
+      if (k.trace !== null) k.event("note", subs.id, undefined, "interval tree registered");
+    }
+  } finally {
+    if (mm.dropAllLocks !== undefined) mm.dropAllLocks();
+  }
+}
+
+/** `hlist_add_head_rcu()` of registration: `notifier` first on the list. Under subs.lock. */
+function linkClassic(subs: MmuNotifierSubscriptions, notifier: MmuNotifier): void {
+  subs.classic = [notifier, ...subs.classic];
+  notifier.linked = true;
+}
+
+/** `hlist_del_init_rcu()`: unlinks `notifier` if it is on the list. Under subs.lock. */
+function unlinkClassic(subs: MmuNotifierSubscriptions, notifier: MmuNotifier): void {
+  if (!notifier.linked) return;
+  notifier.linked = false;
+  subs.classic = subs.classic.filter((n) => n !== notifier);
+}
+
+/**
+ * The lockdep priming of `__mmu_notifier_register()`: teaches lockdep that invalidations happen from
+ * reclaim (fs_reclaim -> the invalidate map), so allocating under a lock a callback takes is
+ * reported even if reclaim never ran. Linux did this at registration from v5.4 ("mm/mmu_notifiers:
+ * prime lockdep") until v5.11, when fs_reclaim_acquire() itself started touching the map on every
+ * reclaim-capable allocation; an allocation helper in a later layer should do the latter too (the
+ * priming then becomes redundant).
+ */
+function primeLockdep(subs: MmuNotifierSubscriptions): void {
+  const k = subs.kernel;
+  if (k.lockdep === null || k.sched.current === null) return;
+  const fs = subs.globals.fsReclaim;
+  fs.acquire();
+  subs.startMap.acquire();
+  subs.startMap.release();
+  fs.release();
+}
+
+/**
+ * `mmu_notifier_unregister()`: implements `mm.notifiers.unregister`: `release` if the notifier is
+ * still linked, unlink, an SRCU grace period, then the mm reference dropped. May sleep. Pairs with
+ * {@link mmuNotifierRegister}.
+ */
+export async function mmuNotifierUnregister(
+  subs: MmuNotifierSubscriptions,
+  notifier: MmuNotifier,
+): Promise<void> {
+  checkNotifier(notifier, "unregister");
+  const mm = subs.mm;
+  const k = subs.kernel;
+  if (notifier.mm !== mm || !notifier.registered) {
+    k.misuse("EINVAL", `unregister: ${notifier} is not registered on ${mm.name}`);
+  }
+  if (mm.count <= 0) k.misuse("EINVAL", `BUG: unregister on ${mm.name}, which was freed`);
+  notifier.registered = false;
+  if (notifier.linked) {
+    const idx = subs.srcu.readLock();
+    try {
+      const rel = notifier.ops.release;
+      if (rel !== undefined) {
+        const r = rel.call(notifier.ops, notifier, mm);
+        if (isThenable(r)) await r;
+      }
+    } finally {
+      subs.srcu.readUnlock(idx);
+    }
+    const p = subs.underLock(unlinkClassic, notifier);
+    if (p instanceof Promise) await p;
+  }
+  // Waits for every classic callback in flight, including a release run by exit.
+  const s = subs.srcu.synchronize();
+  if (s !== undefined) await s;
+  // Pairs with the mmgrab in mmuNotifierRegisterLocked().
+  mm.mmdrop();
+}
+
+/**
+ * `find_get_mmu_notifier()`: the linked notifier of `ops` with one more user, or null. Under
+ * subs.lock (`subs.underLock`; the kernel takes it inside). Throws EOVERFLOW at 2^32-1 users.
+ */
+function findGetMmuNotifier(subs: MmuNotifierSubscriptions, ops: MmuNotifierOps): MmuNotifier | null {
+  for (const n of subs.classic) {
+    if (n.ops !== ops) continue;
+    if (n.users === MAX_USERS) throw new MmunError("EOVERFLOW", `get: ${n} has ${MAX_USERS} users`);
+    n.users++;
+    return n;
+  }
+  return null;
+}
+
+/**
+ * `mmu_notifier_get()`: takes `mm.mmapLock` for write around {@link mmuNotifierGetLocked}.
+ * Implements `mm.notifiers.get`. Pairs with {@link mmuNotifierPut}.
+ */
+export async function mmuNotifierGet(
+  subs: MmuNotifierSubscriptions,
+  ops: MmuNotifierOps,
+): Promise<MmuNotifier> {
+  const lk = subs.mm.mmapLock;
+  const p = lk.downWrite();
+  if (p !== undefined) await p;
+  try {
+    return await mmuNotifierGetLocked(subs, ops, "get");
+  } finally {
+    lk.upWrite();
+  }
+}
+
+/**
+ * `mmu_notifier_get_locked()`: the one classic notifier of this mm for `ops` (by identity), with one
+ * more user, or a new one from `ops.allocNotifier(mm)` (a plain MmuNotifier when absent),
+ * registered. The caller holds `mm.mmapLock` for write (asserted). Pairs with {@link mmuNotifierPut}.
+ */
+export async function mmuNotifierGetLocked(
+  subs: MmuNotifierSubscriptions,
+  ops: MmuNotifierOps,
+  what = "getLocked",
+): Promise<MmuNotifier> {
+  const mm = subs.mm;
+  if (ops === null || typeof ops !== "object") throw new MmunError("EINVAL", "get: ops must be an object");
+  subs.kernel.assertHeldWrite(mm.mmapLock, `mmap_assert_write_locked: ${what} on ${mm.name}`);
+  if (subs.present) {
+    const f = subs.underLock(findGetMmuNotifier, ops);
+    const found = f instanceof Promise ? await f : f;
+    if (found !== null) return found;
+  }
+  const sub = ops.allocNotifier !== undefined ? ops.allocNotifier(mm) : new MmuNotifier(ops);
+  if (!(sub instanceof MmuNotifier))
+    throw new MmunError("EINVAL", "get: allocNotifier must return an MmuNotifier");
+  sub.ops = ops;
+  try {
+    await mmuNotifierRegisterLocked(subs, sub, what);
+  } catch (e) {
+    if (ops.freeNotifier !== undefined) ops.freeNotifier(sub);
+    throw e;
+  }
+  return sub;
+}
+
+/**
+ * The subs.lock section of `mmu_notifier_put()`: drops one user; the last one unlinks the notifier.
+ * True when it was the last.
+ */
+function dropUser(subs: MmuNotifierSubscriptions, notifier: MmuNotifier): boolean {
+  if (notifier.users === 0) {
+    subs.kernel.warn(`put: ${notifier} has no users left (unbalanced put)`);
+    return false;
+  }
+  notifier.users--;
+  if (notifier.users !== 0) return false;
+  unlinkClassic(subs, notifier);
+  notifier.registered = false;
+  return true;
+}
+
+/**
+ * `call_srcu(…, mmu_notifier_free_rcu)`: after a grace period, `ops.freeNotifier` (atomically) and
+ * the mm reference dropped.
+ */
+function freeAfterGracePeriod(subs: MmuNotifierSubscriptions, notifier: MmuNotifier): undefined {
+  const mm = subs.mm;
+  subs.srcu.callSrcu(() => {
+    const free = notifier.ops.freeNotifier;
+    if (free !== undefined) free.call(notifier.ops, notifier);
+    notifier.freed = true;
+    // Pairs with the mmgrab in mmuNotifierRegisterLocked().
+    mm.mmdrop();
+  });
   return undefined;
 }
 
-/** Runs `body` inside an SRCU read section of the notifier domain, for a sync or async body. */
-function srcuSection<T>(
-  subs: MmuNotifierSubscriptions,
-  body: () => T | Promise<T> | undefined,
-): T | Promise<T> | undefined {
-  const srcu = subs.srcu;
-  const idx = srcu.readLock();
-  let r: T | Promise<T> | undefined;
-  try {
-    r = body();
-  } catch (e) {
-    srcu.readUnlock(idx);
-    throw e;
-  }
-  if (!(r instanceof Promise)) {
-    srcu.readUnlock(idx);
-    return r;
-  }
-  return r.then(
-    (v) => {
-      srcu.readUnlock(idx);
-      return v;
-    },
-    (e: unknown) => {
-      srcu.readUnlock(idx);
-      throw e;
-    },
-  );
-}
-
-/** Runs the synchronous `body` inside an SRCU read section of the notifier domain. */
-function srcuSync<T>(subs: MmuNotifierSubscriptions, body: () => T): T {
-  const srcu = subs.srcu;
-  const idx = srcu.readLock();
-  try {
-    return body();
-  } finally {
-    srcu.readUnlock(idx);
-  }
-}
-
 /**
- * Calls `call` inside kernel.nonBlockStart/End when `nonBlock` (also across its promise, if it
- * returns one) and hands its (awaited) result to `done`.
+ * `mmu_notifier_put()`: implements `mm.notifiers.put`: drops a reference taken by get; the last one
+ * unlinks the notifier and frees it after a grace period. Never sleeps (a promise only for the
+ * controlled scheduler's lock point). Pairs with {@link mmuNotifierGet}.
  */
-function callWrapped<R>(
+export function mmuNotifierPut(
   subs: MmuNotifierSubscriptions,
-  nonBlock: boolean,
-  call: () => R | PromiseLike<R>,
-  done: (r: R) => void,
-): PromiseLike<unknown> | undefined {
-  const k = subs.kernel;
-  if (nonBlock) k.nonBlockStart();
-  let r: R | PromiseLike<R>;
-  try {
-    r = call();
-  } catch (e) {
-    if (nonBlock) k.nonBlockEnd();
-    throw e;
-  }
-  if (!isThenable(r)) {
-    if (nonBlock) k.nonBlockEnd();
-    done(r as R);
-    return undefined;
-  }
-  return Promise.resolve(r).then(
-    (v) => {
-      if (nonBlock) k.nonBlockEnd();
-      done(v);
-    },
-    (e: unknown) => {
-      if (nonBlock) k.nonBlockEnd();
-      throw e;
-    },
-  );
-}
-
-/**
- * mn_hlist_invalidate_range_start: every linked notifier's start, even after one failed; if any
- * failed, every linked notifier's end (none can tell whose start failed), then the error.
- */
-export function mnHlistInvalidateRangeStart(
-  subs: MmuNotifierSubscriptions,
-  range: MmuNotifierRange,
-): number | Promise<number> {
-  const list = subs.classic;
-  const k = subs.kernel;
-  const nonBlock = !range.blockable;
-  let ret = 0;
-  const start = (i: number): PromiseLike<unknown> | undefined => {
-    const sub = list[i] as MmuNotifier;
-    const ops = sub.ops;
-    if (!sub.linked || ops.invalidateRangeStart === undefined) return undefined;
-    if (k.trace !== null) k.event("note", subs.id, undefined, `${sub} start ${describeRange(range)}`);
-    return callWrapped(
-      subs,
-      nonBlock,
-      () =>
-        (ops.invalidateRangeStart as NonNullable<MmuNotifierOps["invalidateRangeStart"]>).call(
-          ops,
-          sub,
-          range,
-        ),
-      (r) => {
-        ret = checkStartResult(subs, range, sub, r, ret);
-      },
-    );
-  };
-  const end = (i: number): PromiseLike<unknown> | undefined => {
-    const sub = list[i] as MmuNotifier;
-    const ops = sub.ops;
-    if (!sub.linked || ops.invalidateRangeEnd === undefined) return undefined;
-    const r = ops.invalidateRangeEnd(sub, range);
-    return isThenable(r) ? r : undefined;
-  };
-  const afterStarts = (): number | Promise<number> => {
-    if (ret === 0) return 0;
-    // Only reachable in non-blocking mode for correct drivers: end every notifier that has an end.
-    const p = forEachMaybeAsync(list.length, end);
-    return p === undefined ? ret : p.then(() => ret);
-  };
-  const r = srcuSection<number>(subs, () => {
-    const p = forEachMaybeAsync(list.length, start);
-    return p === undefined ? afterStarts() : p.then(afterStarts);
-  });
-  return r as number | Promise<number>;
-}
-
-function checkStartResult(
-  subs: MmuNotifierSubscriptions,
-  range: MmuNotifierRange,
-  sub: MmuNotifier,
-  r: unknown,
-  ret: number,
-): number {
-  const k = subs.kernel;
-  let v = r;
-  if (typeof v !== "number") {
-    k.warn(`${sub}: invalidateRangeStart returned ${String(v)}, not 0 or a negative errno (taken as 0)`);
-    v = 0;
-  }
-  if (v === 0) return ret;
-  if (k.trace !== null) {
-    k.event(
-      "note",
-      subs.id,
-      v as number,
-      `${sub} start failed with ${String(v)} in ${range.blockable ? "" : "non-"}blockable context`,
-    );
-  }
-  if (range.blockable || v !== -EAGAIN) {
-    k.warn(
-      `${sub}: invalidateRangeStart failed with ${String(v)} (only -EAGAIN, and only when non-blockable, is legal)`,
-    );
-  }
-  if (sub.ops.invalidateRangeEnd !== undefined) {
-    k.warn(`${sub}: a notifier whose invalidateRangeStart can fail must not have invalidateRangeEnd`);
-  }
-  return v as number;
-}
-
-/** mn_hlist_invalidate_end: every linked notifier's end (non-blocking regions when not blockable). */
-export function mnHlistInvalidateEnd(
-  subs: MmuNotifierSubscriptions,
-  range: MmuNotifierRange,
+  notifier: MmuNotifier,
 ): Promise<void> | undefined {
-  const list = subs.classic;
-  const k = subs.kernel;
-  const nonBlock = !range.blockable;
-  const end = (i: number): PromiseLike<unknown> | undefined => {
-    const sub = list[i] as MmuNotifier;
-    const ops = sub.ops;
-    if (!sub.linked || ops.invalidateRangeEnd === undefined) return undefined;
-    if (k.trace !== null) k.event("note", subs.id, undefined, `${sub} end ${describeRange(range)}`);
-    return callWrapped(
-      subs,
-      nonBlock,
-      () =>
-        (ops.invalidateRangeEnd as NonNullable<MmuNotifierOps["invalidateRangeEnd"]>).call(ops, sub, range),
-      () => {},
-    );
-  };
-  const r = srcuSection<void>(subs, () => forEachMaybeAsync(list.length, end));
-  return r instanceof Promise ? r : undefined;
+  checkNotifier(notifier, "put");
+  if (notifier.mm !== subs.mm) {
+    subs.kernel.misuse("EINVAL", `put: ${notifier} is not registered on ${subs.mm.name}`);
+  }
+  const last = subs.underLock(dropUser, notifier);
+  if (typeof last === "boolean") return last ? freeAfterGracePeriod(subs, notifier) : undefined;
+  return last.then((l) => (l ? freeAfterGracePeriod(subs, notifier) : undefined));
 }
 
 /**
- * mn_hlist_release: every notifier's `release`, then all are unlinked, then a grace period (so a
- * `release` started by a concurrent `unregister` has returned before exit frees the pages).
+ * `mmu_notifier_synchronize()`: implements `mm.notifiers.synchronize`: waits until every deferred
+ * free queued by put so far has run. May sleep.
  */
-export async function mnHlistRelease(subs: MmuNotifierSubscriptions): Promise<void> {
-  const list = subs.classic;
-  const mm = subs.mm;
-  const k = subs.kernel;
-  const idx = subs.srcu.readLock();
-  try {
-    for (const sub of list) {
-      const rel = sub.ops.release;
-      if (!sub.linked || rel === undefined) continue;
-      if (k.trace !== null) k.event("note", subs.id, undefined, `${sub} release`);
-      const r = rel.call(sub.ops, sub, mm);
-      if (isThenable(r)) await r;
-    }
-    const p = subs.spinLock();
-    if (p !== undefined) await p;
-    for (const sub of subs.classic) sub.linked = false;
-    subs.classic = [];
-    subs.spinUnlock();
-  } finally {
-    subs.srcu.readUnlock(idx);
-  }
+export function mmuNotifierSynchronize(subs: MmuNotifierSubscriptions): Promise<void> | undefined {
   const s = subs.srcu.synchronize();
-  if (s !== undefined) await s;
-}
-
-/** __mmu_notifier_clear_flush_young: OR of every result. */
-export function mnHlistClearFlushYoung(subs: MmuNotifierSubscriptions, start: number, end: number): number {
-  return srcuSync(subs, () => {
-    let young = 0;
-    for (const sub of subs.classic) {
-      const f = sub.ops.clearFlushYoung;
-      if (sub.linked && f !== undefined) young |= f.call(sub.ops, sub, subs.mm, start, end);
-    }
-    return young;
-  });
-}
-
-/** __mmu_notifier_clear_young: OR of every result. */
-export function mnHlistClearYoung(subs: MmuNotifierSubscriptions, start: number, end: number): number {
-  return srcuSync(subs, () => {
-    let young = 0;
-    for (const sub of subs.classic) {
-      const f = sub.ops.clearYoung;
-      if (sub.linked && f !== undefined) young |= f.call(sub.ops, sub, subs.mm, start, end);
-    }
-    return young;
-  });
-}
-
-/** __mmu_notifier_test_young: the first non-zero result. */
-export function mnHlistTestYoung(subs: MmuNotifierSubscriptions, address: number): number {
-  return srcuSync(subs, () => {
-    let young = 0;
-    for (const sub of subs.classic) {
-      const f = sub.ops.testYoung;
-      if (!sub.linked || f === undefined) continue;
-      young = f.call(sub.ops, sub, subs.mm, address);
-      if (young !== 0) break;
-    }
-    return young;
-  });
-}
-
-/** __mmu_notifier_arch_invalidate_secondary_tlbs. */
-export function mnHlistArchInvalidateSecondaryTlbs(
-  subs: MmuNotifierSubscriptions,
-  start: number,
-  end: number,
-): void {
-  srcuSync(subs, () => {
-    for (const sub of subs.classic) {
-      const f = sub.ops.archInvalidateSecondaryTlbs;
-      if (sub.linked && f !== undefined) f.call(sub.ops, sub, subs.mm, start, end);
-    }
-  });
+  if (s !== undefined) return s.then(() => subs.srcu.barrier());
+  return subs.srcu.barrier();
 }

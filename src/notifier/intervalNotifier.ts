@@ -83,6 +83,8 @@
 
 import { MmunError } from "../lib/errno.js";
 import type { IntervalTreeNode } from "../lib/intervalTree.js";
+import { mmuNotifierRegister, mmuNotifierRegisterLocked } from "./classicNotifier.js";
+import { itreeLinkOrDefer, itreeUnlinkOrDefer, waitSeqChange } from "./itree.js";
 import {
   IN_TREE,
   type IntervalMembership,
@@ -118,6 +120,14 @@ export interface MmuIntervalNotifierOps<M extends NotifierMm = NotifierMm> {
     range: MmuNotifierRange,
     curSeq: number,
   ): boolean | Promise<boolean>;
+}
+
+/**
+ * The subs.lock section of `mmu_interval_read_begin()`: the notifier's sseq. Pairs with the store in
+ * setSeq(): a stale value here is caught by the later readRetry().
+ */
+function sampleSeq(_subs: MmuNotifierSubscriptions, sub: MmuIntervalNotifier): number {
+  return sub.invalidateSeq;
 }
 
 function rejectWith(fail: () => never): Promise<never> {
@@ -256,19 +266,19 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
     if (this.member !== NOT_INSERTED && this.member !== REMOVED) {
       k.misuse("EINVAL", `${this.describe()} is inserted already (${this.membership}): double insert`);
     }
-    if (locked) {
-      if (!mm.mmapLock.isWriteLockedByMe()) {
-        k.warn(`insertLocked on ${mm.name} without holding mmap_lock for write (mmap_assert_write_locked)`);
-      }
-    } else k.mightLock(mm.mmapLock);
+    if (locked) k.assertHeldWrite(mm.mmapLock, `mmap_assert_write_locked: insertLocked on ${mm.name}`);
+    else k.mightLock(mm.mmapLock);
     if (!subs.present || !subs.hasItree) {
       // First interval notifier of this mm: register the tree (takes mmap_lock unless locked).
-      const reg = locked ? subs.registerItreeLocked() : subs.registerItree();
+      const reg = locked
+        ? mmuNotifierRegisterLocked(subs, null, "insertLocked")
+        : mmuNotifierRegister(subs, null);
       return reg.then(() => this.insertRegistered(mm, subs, start, length, ops));
     }
     return this.insertRegistered(mm, subs, start, length, ops);
   }
 
+  /** `__mmu_interval_notifier_insert()`: the insert once the mm's interval tree is registered. */
   private insertRegistered(
     mm: M,
     subs: MmuNotifierSubscriptions,
@@ -298,14 +308,9 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
       this.id = k.registerObject("mmu_interval_notifier", k.trace === null ? "" : this.describe());
     // Pairs with the mmdrop at the end of remove().
     mm.mmgrab();
-    const p = subs.spinLock();
-    if (p !== undefined) {
-      return p.then(() => {
-        subs.itreeInsertLocked(this as MmuIntervalNotifier);
-      });
-    }
-    subs.itreeInsertLocked(this as MmuIntervalNotifier);
-    return undefined;
+    const sub = this as MmuIntervalNotifier;
+    const p = subs.controlled ? subs.underLock(itreeLinkOrDefer, sub) : itreeLinkOrDefer(subs, sub); // see underLock
+    return p instanceof Promise ? p : undefined;
   }
 
   /**
@@ -325,7 +330,7 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
     }
     const k = subs.kernel;
     k.mightSleep("mmu_interval_notifier_remove()");
-    if ((subs.syncDepth !== 0 || subs.walkers.length !== 0) && subs.insideCallback(k.sched.current)) {
+    if (subs.callbacks.insideCallback()) {
       return rejectWith(() =>
         k.misuse(
           "EDEADLK",
@@ -334,9 +339,10 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
         ),
       );
     }
-    const p = subs.spinLock();
-    if (p !== undefined) return p.then(() => this.removeLocked(subs));
-    return this.removeLocked(subs);
+    const sub = this as MmuIntervalNotifier;
+    const seq = subs.controlled ? subs.underLock(itreeUnlinkOrDefer, sub) : itreeUnlinkOrDefer(subs, sub); // see underLock
+    if (typeof seq !== "number") return seq.then((s) => this.waitUnlinked(subs, s));
+    return this.waitUnlinked(subs, seq);
   }
 
   private removeMisuse(): Promise<never> {
@@ -349,20 +355,15 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
     );
   }
 
-  private removeLocked(subs: MmuNotifierSubscriptions): Promise<void> | undefined {
-    let seq: number;
-    try {
-      seq = subs.itreeRemoveLocked(this as MmuIntervalNotifier);
-    } finally {
-      subs.spinUnlock();
-    }
+  /** The rest of remove once the tree side is done: waits past gseq `seq` (0: no wait), then drops the mm. */
+  private waitUnlinked(subs: MmuNotifierSubscriptions, seq: number): Promise<void> | undefined {
     // The possible sleep below waits for callbacks: the caller must not hold what they take.
     subs.startMap.touch();
     if (seq === 0) {
       this.finishRemove(subs);
       return undefined;
     }
-    return subs.waitSeqChange(seq, this.id, "remove").then(() => this.finishRemove(subs));
+    return waitSeqChange(subs, seq, this.id, "remove").then(() => this.finishRemove(subs));
   }
 
   private finishRemove(subs: MmuNotifierSubscriptions): void {
@@ -396,7 +397,7 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
     }
     const k = subs.kernel;
     k.mightSleep("mmu_interval_read_begin()");
-    if ((subs.syncDepth !== 0 || subs.walkers.length !== 0) && subs.insideCallback(k.sched.current)) {
+    if (subs.callbacks.insideCallback()) {
       return rejectWith(() =>
         k.misuse(
           "EDEADLK",
@@ -404,21 +405,26 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
         ),
       );
     }
-    const p = subs.spinLock();
-    if (p !== undefined) return p.then(() => this.readBeginLocked(subs));
-    return this.readBeginLocked(subs);
+    const sub = this as MmuIntervalNotifier;
+    const seq = subs.controlled ? subs.underLock(sampleSeq, sub) : sampleSeq(subs, sub); // see underLock
+    if (typeof seq !== "number") return seq.then((s) => this.waitWhileInvalidating(subs, s));
+    return this.waitWhileInvalidating(subs, seq);
   }
 
-  private readBeginLocked(subs: MmuNotifierSubscriptions): number | Promise<number> {
-    // Pairs with the store in setSeq(): a stale value here is caught by the later readRetry().
-    const seq = this.invalidateSeq;
-    const busy = seq === subs.invalidateSeq;
-    subs.spinUnlock();
+  /**
+   * The rest of readBegin once `seq` was sampled: sleeps while it equals gseq (the exclusive period
+   * that set it, or in which the notifier was inserted, runs), then returns it.
+   */
+  private waitWhileInvalidating(subs: MmuNotifierSubscriptions, seq: number): number | Promise<number> {
+    // The possible sleep below waits for callbacks: the caller must not hold what they take.
     subs.startMap.touch();
+    // The kernel compares under subs.lock; nothing can run between the sample and here, and the
+    // wait re-checks the condition anyway.
+    const busy = seq === subs.invalidateSeq;
     const k = subs.kernel;
     if (k.trace !== null) k.event("note", this.id, seq, busy ? "read_begin (waits)" : "read_begin");
     if (!busy) return seq;
-    return subs.waitSeqChange(seq, this.id, "read_begin").then(() => seq);
+    return waitSeqChange(subs, seq, this.id, "read_begin").then(() => seq);
   }
 
   /**
@@ -426,30 +432,44 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
    * by the `readBegin` that returned `seq` (discard the results and start over).
    *
    * Contract: call it under the driver lock that the callback holds around `setSeq`, and keep that
-   * lock until the device is programmed. Never sleeps. Pairs with `readBegin`.
+   * lock until the device is programmed. Never sleeps. Throws EINVAL when `seq` is not an integer
+   * (no readBegin returned it). Pairs with `readBegin`.
    */
   readRetry(seq: number): boolean {
-    return this.invalidateSeq !== seq;
+    // sseq is always an integer (setSeq checks): equal means no collision, so only a collision pays
+    // for checking `seq`.
+    if (this.invalidateSeq === seq) return false;
+    if (!Number.isSafeInteger(seq)) this.badSeq("readRetry", seq);
+    return true;
   }
 
   /**
    * `mmu_interval_check_retry()`: the same test without the lock, as an early exit. True is final
-   * (every later `readRetry(seq)` is true); false is only a hint. Never sleeps.
+   * (every later `readRetry(seq)` is true); false is only a hint. Never sleeps. Throws EINVAL when
+   * `seq` is not an integer.
    */
   checkRetry(seq: number): boolean {
-    return this.invalidateSeq !== seq;
+    if (this.invalidateSeq === seq) return false;
+    if (!Number.isSafeInteger(seq)) this.badSeq("checkRetry", seq);
+    return true;
   }
 
   /**
    * `mmu_interval_set_seq()`: records `curSeq` (the value passed to the callback). Call it
    * unconditionally from the invalidate callback, under the driver lock that `readRetry` callers
-   * hold. Pairs with `readRetry` under that lock.
+   * hold. Throws EINVAL when `curSeq` is not an integer. Pairs with `readRetry` under that lock.
    */
   setSeq(curSeq: number): void {
+    if (!Number.isSafeInteger(curSeq)) this.badSeq("setSeq", curSeq);
     this.invalidateSeq = curSeq;
     const subs = this.subs;
     if (subs !== null && subs.kernel.trace !== null)
       subs.kernel.event("value", this.id, curSeq, "invalidate_seq");
+  }
+
+  private badSeq(what: string, seq: unknown): never {
+    const shown = typeof seq === "string" ? JSON.stringify(seq) : String(seq);
+    throw new MmunError("EINVAL", `${this.describe()}.${what}(${shown}): not a sequence value (an integer)`);
   }
 
   /** The mm this notifier was inserted into (EINVAL before the first insert). */

@@ -1,4 +1,5 @@
-// The registry of built-in scenarios: what `mmun list` shows and `mmun check <name>` runs.
+// The registry of built-in scenarios: what `mmun list` shows, `mmun check <name>` runs and
+// `mmun demo` explores: the classic concurrency bugs, and the notifier's own protocol.
 
 import type { Scenario } from "../explore/scenario.js";
 import type { Kernel } from "../mm/kernel.js";
@@ -8,6 +9,12 @@ import { lockedUpdate, lostUpdate } from "./classic/lostUpdate.js";
 import { lostWakeup, waitEventFlag } from "./classic/lostWakeup.js";
 import { orderedWindow, orderViolation } from "./classic/orderViolation.js";
 import { rwsemRecursion, rwsemSingleRead } from "./classic/rwsemRecursion.js";
+import { insertRemoveVsInvalidations } from "./notifier/insertRemove.js";
+import {
+  brokenReaderNoRetry,
+  readerVsInvalidations,
+  readerVsOneWriter,
+} from "./notifier/readerVsInvalidations.js";
 
 /** Every built-in scenario, broken and correct, in display order. */
 export const builtinScenarios: readonly Scenario<unknown, Kernel>[] = [
@@ -24,6 +31,10 @@ export const builtinScenarios: readonly Scenario<unknown, Kernel>[] = [
   fenceUnderLock,
   orderViolation,
   orderedWindow,
+  readerVsOneWriter,
+  readerVsInvalidations,
+  brokenReaderNoRetry,
+  insertRemoveVsInvalidations,
 ];
 
 /** The built-in scenario named `name`, or undefined. */

@@ -363,6 +363,18 @@ export class SyncKernel implements WarnSink, SchedulerHost {
   }
 
   /**
+   * `lockdep_assert_held_write(sem)`, what `mmap_assert_write_locked(mm)` checks: warns when the
+   * running code (a task, or plain code outside any task) does not hold `sem` for write. `what`
+   * names the kernel assertion in the message.
+   */
+  assertHeldWrite(sem: RwSemaphore, what = "lockdep_assert_held_write"): void {
+    if (sem.isWriteLockedByMe()) return;
+    const t = this.sched.current;
+    const who = t === null ? "code outside any task" : String(t);
+    this.warn(`${who} does not hold rwsem "${sem.name}" for write (${what})`);
+  }
+
+  /**
    * `might_lock(lock)`: records the dependencies of acquiring `lock` now (every lock held -> lock)
    * without acquiring it, so an inversion is reported even on paths that never take it.
    */

@@ -78,7 +78,19 @@ describe("the mmun command line", () => {
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as { name: string; expect: string }[];
     expect(rows.find((x) => x.name === "classic/abba")?.expect).toBe("lock-order");
+    expect(rows.find((x) => x.name === "notifier/reader-vs-invalidations")?.expect).toBe("pass");
+    expect(rows.find((x) => x.name === "notifier/broken-reader-no-retry")?.expect).toBe("check");
   });
+
+  it("the README's check of the notifier's broken reader finds the stale page with DFS, as printed", async () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const line = "npx mmun check notifier/broken-reader-no-retry --strategy dfs";
+    expect(readme).toContain(line);
+    const r = await mmun(...line.split(" ").slice(2));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAIL check/);
+    expect(r.stdout).toMatch(/published page \d v\d under seq \d+ but the PTE is v\d \(stale\)/);
+  }, 60_000);
 
   it("check finds the lost update, prints a token, and the printed replay command reproduces it", async () => {
     const r = await mmun("check", "classic/lost-update", "--seed", "2");

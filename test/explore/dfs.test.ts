@@ -115,3 +115,22 @@ describe("sharding splits the DFS tree without changing it", () => {
     await expect(explore(independent(1, 1), { shard: "x" })).rejects.toMatchObject({ code: "EINVAL" });
   });
 });
+
+describe("a scenario's own preemption bound (what mmun demo explores it with)", () => {
+  const spec = {
+    name: "bounded",
+    description: "one task",
+    setup: () => ({}),
+    tasks: { t: () => undefined },
+  };
+
+  it("is kept by defineScenario, and must be a non-negative integer (EINVAL otherwise)", () => {
+    expect(defineScenario({ ...spec, preemptionBound: 0 }).preemptionBound).toBe(0);
+    expect(defineScenario({ ...spec, preemptionBound: 2 }).preemptionBound).toBe(2);
+    for (const bad of [-1, 1.5, Number.NaN, "2"]) {
+      expect(() => defineScenario({ ...spec, preemptionBound: bad as number }), String(bad)).toThrow(
+        expect.objectContaining({ code: "EINVAL" }),
+      );
+    }
+  });
+});

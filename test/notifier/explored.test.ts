@@ -1,88 +1,71 @@
-// The notifier's interleaving scenarios under the explorer: exhaustive DFS where the space allows.
+// The notifier's interleaving scenarios (src/scenarios/notifier/) under the explorer: exhaustive DFS,
+// within a preemption bound where the whole space is too large (tighter than the scenario's own,
+// which `mmun demo` uses, to keep the suite quick).
 
 import { describe, expect, it } from "vitest";
 import { explore } from "../../src/explore/explore.js";
-import { defineScenario } from "../../src/explore/scenario.js";
+import type { Scenario } from "../../src/explore/scenario.js";
 import type { Kernel } from "../../src/mm/kernel.js";
-import { mmuNotifierRangeInit } from "../../src/notifier/range.js";
+import { builtinScenario } from "../../src/scenarios/index.js";
+import { insertRemoveVsInvalidations } from "../../src/scenarios/notifier/insertRemove.js";
 import {
   brokenReaderNoRetry,
-  insertRemoveVsInvalidations,
-  type MirrorWorld,
   readerVsInvalidations,
-} from "./scenarios.js";
+  readerVsOneWriter,
+} from "../../src/scenarios/notifier/readerVsInvalidations.js";
 
-const fault = readerVsInvalidations.tasks.fault;
-if (fault === undefined) throw new Error("scenario tasks moved");
-
-/** One invalidation of pages 0 and 1 that changes both PTEs, checking the device first (the oracle). */
-async function munmap(w: MirrorWorld, k: Kernel): Promise<void> {
-  const range = mmuNotifierRangeInit(0, w.mm, 0, 2 * 0x1000);
-  const s = w.mm.notifiers.invalidateRangeStart(range);
-  if (s) await s;
-  for (let p = 0; p < 2; p++) {
-    if (w.dev[p] !== null) w.violations.push(`page ${p} still mapped by the device when its PTE changes`);
-    w.pte[p] = (w.pte[p] as number) + 1;
-    await k.point("pte changed");
-  }
-  const e = w.mm.notifiers.invalidateRangeEnd(range);
-  if (e) await e;
-}
-
-/** One device fault (the canonical loop) against one invalidation changing two PTEs: 2 tasks. */
-const readerVsOneWriter = defineScenario({
-  name: "notifier/reader-vs-one-writer",
-  description:
-    "The canonical device-fault loop against one invalidation that changes two PTEs inside start/end.",
-  setup: readerVsInvalidations.setup,
-  tasks: { fault, munmap },
-  check: (w, k) => readerVsInvalidations.check?.(w, k) ?? true,
-});
-
-const brokenReader = defineScenario({
-  name: "notifier/broken-reader-no-retry",
-  description: brokenReaderNoRetry.description,
-  setup: brokenReaderNoRetry.setup,
-  tasks: brokenReaderNoRetry.tasks,
-  check: (w, k) => brokenReaderNoRetry.check?.(w, k) ?? true,
-});
-
-const insertRemove = defineScenario({
-  name: "notifier/insert-remove-vs-invalidations",
-  description: insertRemoveVsInvalidations.description,
-  setup: insertRemoveVsInvalidations.setup,
-  tasks: insertRemoveVsInvalidations.tasks,
-  check: (w, k) => insertRemoveVsInvalidations.check?.(w, k) ?? true,
-});
+/** [claim, scenario, DFS preemption bound (none: every schedule), fewest executions a passing search runs]. */
+const claims: [string, Scenario<unknown, Kernel>, number | undefined, number][] = [
+  [
+    "a reader running the canonical loop never publishes a page whose PTE changed (2 tasks, every schedule)",
+    readerVsOneWriter,
+    undefined,
+    100,
+  ],
+  [
+    "two readers against two invalidating tasks never publish a stale page (4 tasks, every schedule with at most 1 preemption)",
+    readerVsInvalidations,
+    1,
+    1000,
+  ],
+  [
+    "the same reader without readRetry publishes a stale page in some schedule, found by DFS",
+    brokenReaderNoRetry,
+    undefined,
+    1,
+  ],
+  [
+    "insert and remove racing with invalidations never lose or double-deliver a callback (DFS, every schedule with at most 2 preemptions)",
+    insertRemoveVsInvalidations,
+    2,
+    1000,
+  ],
+];
 
 describe("the collision-retry protocol under exhaustive interleaving search", () => {
-  it("a reader running the canonical loop never publishes a page whose PTE changed (2 tasks, every schedule)", async () => {
-    const r = await explore(readerVsOneWriter, { strategy: "dfs", executions: 2_000_000 });
-    expect(r.failures).toEqual([]);
-    expect(r.stats.exhausted).toBe(true);
-    expect(r.executions).toBeGreaterThan(100);
-  }, 120_000);
-
-  it("the same reader without readRetry publishes a stale page in some schedule, found by DFS", async () => {
-    const r = await explore(brokenReader, { strategy: "dfs" });
-    expect(r.failures[0]?.kind).toBe("check");
-  });
-
-  it("insert and remove racing with invalidations never lose or double-deliver a callback (DFS, 2 preemptions)", async () => {
-    const r = await explore(insertRemove, { strategy: "dfs", preemptionBound: 2, executions: 2_000_000 });
-    expect(r.failures).toEqual([]);
-    expect(r.stats.exhausted).toBe(true);
-  }, 120_000);
+  it.each(claims)(
+    "%s",
+    async (_claim, scenario, bound, fewest) => {
+      expect(builtinScenario(scenario.name), "a built-in scenario (mmun list, check, demo)").toBe(scenario);
+      const r = await explore(scenario, {
+        strategy: "dfs",
+        executions: 2_000_000,
+        ...(bound === undefined ? {} : { preemptionBound: bound }),
+      });
+      if (scenario.expect === "pass") {
+        expect(r.failures).toEqual([]);
+        expect(r.stats.exhausted).toBe(true);
+        expect(r.executions).toBeGreaterThan(fewest);
+      } else {
+        expect(r.failures[0]?.kind).toBe(scenario.expect);
+        expect(r.failures[0]?.message).toMatch(/stale/);
+      }
+    },
+    120_000,
+  );
 
   it("the four-task reader scenario passes 2000 PCT executions (seed 3)", async () => {
-    const four = defineScenario({
-      name: "notifier/reader-vs-invalidations",
-      description: readerVsInvalidations.description,
-      setup: readerVsInvalidations.setup,
-      tasks: readerVsInvalidations.tasks,
-      check: (w, k) => readerVsInvalidations.check?.(w, k) ?? true,
-    });
-    const r = await explore(four, { strategy: "pct", seed: 3, executions: 2000 });
+    const r = await explore(readerVsInvalidations, { strategy: "pct", seed: 3, executions: 2000 });
     expect(r.failures).toEqual([]);
   }, 120_000);
 });

@@ -1,5 +1,6 @@
 // Shared helpers of the notifier tests: kernels, recording drivers, settling promises.
 
+import type { Scenario } from "../../src/explore/scenario.js";
 import { RandomChooser } from "../../src/explore/strategies/random.js";
 import { Kernel, type KernelOptions } from "../../src/mm/kernel.js";
 import type { Mm, MmOptions } from "../../src/mm/mm.js";
@@ -138,4 +139,38 @@ export async function rejection(f: () => unknown): Promise<unknown> {
     return e;
   }
   throw new Error("expected a rejection");
+}
+
+/** Result of one run of a scenario. */
+export interface ScenarioRun<W> {
+  world: W;
+  kernel: Kernel;
+  /** Non-warning reports and oracle violations. */
+  failures: string[];
+}
+
+/**
+ * Runs `scenario` once on a controlled kernel driven by the random strategy with `seed`, keeping
+ * its world for inspection (the explorer keeps only failures). Its oracles record what they saw in
+ * `world.violations`.
+ */
+export async function runScenario<W extends { violations: string[] }>(
+  scenario: Scenario<W, Kernel>,
+  seed: number,
+): Promise<ScenarioRun<W>> {
+  const kernel = controlledKernel(seed);
+  const world = await scenario.setup(kernel);
+  for (const name of scenario.taskNames) {
+    const task = scenario.tasks[name] as (w: W, k: Kernel) => Promise<void> | void;
+    kernel.spawn(name, () => task(world, kernel));
+  }
+  await kernel.run().catch(() => undefined);
+  const failures = kernel.reports.filter((r) => r.kind !== "warn").map((r) => `[${r.kind}] ${r.message}`);
+  try {
+    await scenario.check?.(world, kernel);
+  } catch {
+    // The check threw because of the violations it recorded, listed below.
+  }
+  failures.push(...world.violations);
+  return { world, kernel, failures: [...new Set(failures)] };
 }

@@ -1,13 +1,14 @@
-// The notifier under the controlled scheduler: the scenarios of scenarios.ts over many fixed seeds of
-// the random strategy (exhaustive DFS replaces the seeds once the explorer lands).
+// The notifier under the controlled scheduler: the scenarios of src/scenarios/notifier/ over many
+// fixed seeds of the random strategy, each run's world inspected (explored.test.ts enumerates them
+// with DFS).
 
 import { describe, expect, it } from "vitest";
+import { insertRemoveVsInvalidations } from "../../src/scenarios/notifier/insertRemove.js";
 import {
   brokenReaderNoRetry,
-  insertRemoveVsInvalidations,
   readerVsInvalidations,
-  runScenario,
-} from "./scenarios.js";
+} from "../../src/scenarios/notifier/readerVsInvalidations.js";
+import { runScenario } from "./helpers.js";
 
 const SEEDS = 300;
 

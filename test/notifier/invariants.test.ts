@@ -849,6 +849,53 @@ describe("kernel-spec §6.1 core invariants", () => {
   });
 });
 
+describe("kernel-spec §3.3 deferred insert and remove", () => {
+  it("the deferred list is applied newest first", async () => {
+    const { k, mm } = world({ trace: true });
+    const subs = mm.notifiers;
+    const log: Call[] = [];
+    const a = await insertRecorded(mm, log, "A", 0, PAGE);
+    const r = range(mm, 0, PAGE);
+    subs.invalidateRangeStart(r); // A intersects: an exclusive period, the tree frozen
+    // Deferred in this order: P's insert, A's removal, Q's insert (P and Q watch the same interval).
+    const p = await insertRecorded(mm, log, "P", 4 * PAGE, PAGE);
+    const removingA = track(a.remove());
+    const q = await insertRecorded(mm, log, "Q", 4 * PAGE, PAGE);
+    const name = new Map([
+      [a.id, "A"],
+      [p.id, "P"],
+      [q.id, "Q"],
+    ]);
+    expect(subs.state().deferred.map((e) => `${e.op} ${name.get(e.id)}`)).toEqual([
+      "insert Q",
+      "remove A",
+      "insert P",
+    ]);
+    subs.invalidateRangeEnd(r);
+    // The end of the period applies them newest first (the kernel's deferred hlist is LIFO) ...
+    const applied = (k.trace?.events ?? [])
+      .filter((e) => e.kind === "note" && /^deferred (insert|remove) applied$/.test(e.detail ?? ""))
+      .map((e) => `${name.get(e.obj)}: ${e.detail}`);
+    expect(applied).toEqual([
+      "Q: deferred insert applied",
+      "A: deferred remove applied",
+      "P: deferred insert applied",
+    ]);
+    // ... so Q, linked first, precedes P in the tree (equal intervals keep insertion order), and an
+    // invalidation calls Q first.
+    expect(subs.state().tree.map((e) => name.get(e.id))).toEqual(["Q", "P"]);
+    await settle();
+    expect(removingA.done).toBe(true);
+    log.length = 0;
+    const r2 = range(mm, 4 * PAGE, 5 * PAGE);
+    subs.invalidateRangeStart(r2);
+    subs.invalidateRangeEnd(r2);
+    expect(log.map((c) => c.sub)).toEqual(["Q", "P"]);
+    await p.remove();
+    await q.remove();
+  });
+});
+
 describe("kernel-spec §6.5 non-blocking hazard", () => {
   async function hazardWorld(nonblockHazard: boolean) {
     const { k, mm } = world({}, { nonblockHazard });

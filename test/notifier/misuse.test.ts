@@ -6,9 +6,19 @@ import { EAGAIN, MmunError } from "../../src/lib/errno.js";
 import type { Mm } from "../../src/mm/mm.js";
 import { MmuNotifier } from "../../src/notifier/classicNotifier.js";
 import { MmuIntervalNotifier, type MmuIntervalNotifierOps } from "../../src/notifier/intervalNotifier.js";
+import { mnItreeInvStartRange, mnItreeIsInvalidating } from "../../src/notifier/itree.js";
 import { notifierGlobals } from "../../src/notifier/notifierGlobals.js";
 import { mmuNotifierRangeInit } from "../../src/notifier/range.js";
-import { type Call, insertRecorded, range, recordingOps, rejection, reportsOf, world } from "./helpers.js";
+import {
+  type Call,
+  controlledKernel,
+  insertRecorded,
+  range,
+  recordingOps,
+  rejection,
+  reportsOf,
+  world,
+} from "./helpers.js";
 
 const PAGE = 0x1000;
 
@@ -84,20 +94,29 @@ describe("insert misuse", () => {
     await sub.remove();
   });
 
-  it("insertLocked without holding mmap_lock for write warns (mmap_assert_write_locked)", async () => {
-    const { k, mm } = world();
-    const log: Call[] = [];
-    const sub = await MmuIntervalNotifier.insertLocked(mm, 0, PAGE, recordingOps(log, "A"));
-    expect(reportsOf(k, "warn").some((m) => m.includes("mmap_assert_write_locked"))).toBe(true);
-    await sub.remove();
-    // Held for write: no warning.
-    const { k: k2, mm: mm2 } = world();
-    await mm2.mmapLock.downWrite();
-    const sub2 = await MmuIntervalNotifier.insertLocked(mm2, 0, PAGE, recordingOps(log, "A"));
-    mm2.mmapLock.upWrite();
-    expect(k2.reports).toEqual([]);
-    await sub2.remove();
-  });
+  // Each `*Locked` entry point is for a caller holding mmap_lock for write, asserted as the kernel does.
+  const lockedCalls: [string, (mm: Mm) => Promise<unknown>][] = [
+    ["insertLocked", async (mm) => MmuIntervalNotifier.insertLocked(mm, 0, PAGE, recordingOps([], "A"))],
+    ["registerLocked", (mm) => mm.notifiers.registerLocked(new MmuNotifier({ name: "classic" }))],
+    ["getLocked", (mm) => mm.notifiers.getLocked({ name: "classic" })],
+  ];
+
+  it.each(lockedCalls)(
+    "%s without holding mmap_lock for write warns (mmap_assert_write_locked); held for write, it does not",
+    async (name, call) => {
+      const { k, mm } = world();
+      await call(mm);
+      const warns = reportsOf(k, "warn");
+      expect(warns.length).toBeGreaterThan(0);
+      expect(warns.every((m) => m.includes(`mmap_assert_write_locked: ${name} on ${mm.name}`))).toBe(true);
+      // Held for write: no warning.
+      const { k: k2, mm: mm2 } = world();
+      await mm2.mmapLock.downWrite();
+      await call(mm2);
+      mm2.mmapLock.upWrite();
+      expect(k2.reports).toEqual([]);
+    },
+  );
 
   it("insert while holding mmap_lock for read is reported (the first insert takes it for write)", async () => {
     const { k, mm } = world();
@@ -150,33 +169,38 @@ describe("remove and readBegin misuse", () => {
     expect(code(await rejection(() => a.readBegin()))).toBe("EINVAL");
   });
 
-  it("remove from inside a callback of the same mm is reported as a deadlock and throws EDEADLK (task)", async () => {
-    const { k, mm } = world();
-    const caught: unknown[] = [];
-    const sub = await MmuIntervalNotifier.insert(mm, 0, PAGE, {
-      async invalidate(s, _r, cur) {
-        s.setSeq(cur);
-        await k.point();
-        try {
-          await s.remove();
-        } catch (e) {
-          caught.push(e);
-        }
-        return true;
-      },
-    });
-    k.spawn("munmap", async () => {
-      const r = range(mm, 0, PAGE);
-      await mm.notifiers.invalidateRangeStart(r);
-      await mm.notifiers.invalidateRangeEnd(r);
-    });
-    await settled(k);
-    expect(caught.map(code)).toEqual(["EDEADLK"]);
-    expect(reportsOf(k, "deadlock")).toEqual([expect.stringContaining("from inside an invalidate callback")]);
-    // Nothing is stuck: the invalidation completed and the notifier can still be removed.
-    expect(mm.notifiers.state()).toMatchObject({ activeInvalidateRanges: 0, invalidateSeq: 4 });
-    await sub.remove();
-  });
+  it.each(["remove", "readBegin"] as const)(
+    "%s from inside a callback of the same mm is reported as a deadlock and throws EDEADLK (task)",
+    async (call) => {
+      const { k, mm } = world();
+      const caught: unknown[] = [];
+      const sub = await MmuIntervalNotifier.insert(mm, 0, PAGE, {
+        async invalidate(s, _r, cur) {
+          s.setSeq(cur);
+          await k.point();
+          try {
+            await s[call]();
+          } catch (e) {
+            caught.push(e);
+          }
+          return true;
+        },
+      });
+      k.spawn("munmap", async () => {
+        const r = range(mm, 0, PAGE);
+        await mm.notifiers.invalidateRangeStart(r);
+        await mm.notifiers.invalidateRangeEnd(r);
+      });
+      await settled(k);
+      expect(caught.map(code)).toEqual(["EDEADLK"]);
+      expect(reportsOf(k, "deadlock")).toEqual([
+        expect.stringContaining(`${call}() called from inside an invalidate callback`),
+      ]);
+      // Nothing is stuck: the invalidation completed and the notifier can still be removed.
+      expect(mm.notifiers.state()).toMatchObject({ activeInvalidateRanges: 0, invalidateSeq: 4 });
+      await sub.remove();
+    },
+  );
 
   it("remove and readBegin from the synchronous part of a callback outside any task throw EDEADLK", async () => {
     const { k, mm } = world();
@@ -198,30 +222,36 @@ describe("remove and readBegin misuse", () => {
     expect(reportsOf(k, "deadlock")).toHaveLength(2);
     await sub.remove();
   });
+});
 
-  it("readBegin from inside a callback is reported as a deadlock and throws EDEADLK (task)", async () => {
+describe("sequence values from plain JavaScript", () => {
+  // A driver written in JavaScript can pass anything; a non-integer is never a sequence value.
+  const bad: [string, "readRetry" | "checkRetry" | "setSeq", unknown][] = [
+    ['readRetry("garbage")', "readRetry", "garbage"],
+    ["readRetry(NaN)", "readRetry", Number.NaN],
+    ["checkRetry(1.5)", "checkRetry", 1.5],
+    ['setSeq("x")', "setSeq", "x"],
+  ];
+
+  it.each(bad)("%s throws EINVAL and changes nothing", async (_call, method, value) => {
     const { k, mm } = world();
-    const caught: unknown[] = [];
-    const sub = await MmuIntervalNotifier.insert(mm, 0, PAGE, {
-      async invalidate(s, _r, cur) {
-        s.setSeq(cur);
-        await k.point();
-        try {
-          await s.readBegin();
-        } catch (e) {
-          caught.push(e);
-        }
-        return true;
-      },
-    });
-    k.spawn("munmap", async () => {
-      const r = range(mm, 0, PAGE);
-      await mm.notifiers.invalidateRangeStart(r);
-      await mm.notifiers.invalidateRangeEnd(r);
-    });
-    await settled(k);
-    expect(caught.map(code)).toEqual(["EDEADLK"]);
-    expect(reportsOf(k, "deadlock")).toHaveLength(1);
+    const sub = await insertRecorded(mm, [], "A", 0, PAGE);
+    const seq = await sub.readBegin();
+    const e = (() => {
+      try {
+        sub[method](value as number);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(code(e)).toBe("EINVAL");
+    expect(String(e)).toContain(`${method}(`);
+    // The notifier keeps its sequence value: readBegin still returns it.
+    expect(sub.invalidateSeq).toBe(seq);
+    expect(await sub.readBegin()).toBe(seq);
+    expect(sub.readRetry(seq)).toBe(false);
+    expect(k.reports).toEqual([]);
     await sub.remove();
   });
 });
@@ -301,6 +331,36 @@ describe("calling context (lockdep and atomic context)", () => {
     });
     await settled(k);
     expect(reportsOf(k, "lock-order")).toEqual([expect.stringMatching(/fs_reclaim/)]);
+  });
+
+  it("the interval-tree sections assert subs.lock where it is really taken (controlled scheduler, lockdep_assert_held)", async () => {
+    const k = controlledKernel(1);
+    const mm = k.createMm({ name: "mm" });
+    const subs = mm.notifiers;
+    const r = range(mm, 0, PAGE);
+    k.spawn("t", async () => {
+      mnItreeIsInvalidating(subs);
+      mnItreeInvStartRange(subs, r);
+      expect(reportsOf(k, "warn")).toEqual([
+        'task "t" does not hold spinlock "mmu_notifier_subscriptions.lock" (lockdep_assert_held)',
+        'task "t" does not hold spinlock "mmu_notifier_subscriptions.lock" (lockdep_assert_held)',
+      ]);
+      subs.activeInvalidateRanges--;
+      // Through underLock, as the notifier core runs them: silent.
+      expect(await subs.underLock(mnItreeIsInvalidating)).toBe(false);
+      expect(await subs.underLock(mnItreeInvStartRange, r)).toBe(-1);
+      expect(await subs.underLock(mnItreeIsInvalidating)).toBe(false);
+      subs.activeInvalidateRanges--;
+    });
+    await k.run();
+    expect(reportsOf(k, "warn")).toHaveLength(2);
+    // The direct runtime does not take subs.lock: nothing to assert there.
+    const { k: k2, mm: mm2 } = world();
+    k2.spawn("t", () => {
+      mnItreeIsInvalidating(mm2.notifiers);
+    });
+    await k2.run();
+    expect(k2.reports).toEqual([]);
   });
 
   it("a correct driver (driver lock only inside the callback and around readRetry) raises no report", async () => {

@@ -124,6 +124,29 @@ async function checkAll(m: Model, r: Real): Promise<void> {
 
 type Cmd = fc.AsyncCommand<Model, Real>;
 
+/** A command on one live notifier: the `pick`-th (modulo) of those it is `eligible` for. */
+abstract class OnePickedSub implements Cmd {
+  abstract readonly name: string;
+  constructor(readonly pick: number) {}
+  /** Which live notifiers the command can act on (all by default). */
+  eligible(_s: ModelSub): boolean {
+    return true;
+  }
+  check(m: Model): boolean {
+    return live(m).some((s) => this.eligible(s));
+  }
+  /** The model notifier this command acts on, and the real one. */
+  picked(m: Model, r: Real): [ModelSub, MmuIntervalNotifier<Mm>] {
+    const l = live(m).filter((s) => this.eligible(s));
+    const s = l[this.pick % l.length] as ModelSub;
+    return [s, r.subs[s.id] as MmuIntervalNotifier<Mm>];
+  }
+  abstract run(m: Model, r: Real): Promise<void>;
+  toString(): string {
+    return `${this.name}(#${this.pick})`;
+  }
+}
+
 class InsertCmd implements Cmd {
   constructor(
     readonly slot: number,
@@ -180,14 +203,10 @@ class InsertCmd implements Cmd {
   }
 }
 
-class RemoveCmd implements Cmd {
-  constructor(readonly pick: number) {}
-  check(m: Model): boolean {
-    return live(m).length > 0;
-  }
+class RemoveCmd extends OnePickedSub {
+  readonly name = "remove";
   async run(m: Model, r: Real): Promise<void> {
-    const l = live(m);
-    const s = l[this.pick % l.length] as ModelSub;
+    const [s, real] = this.picked(m, r);
     let waits = false;
     if (m.gseq % 2 === 1) {
       if (s.member === "pending-insert") {
@@ -202,13 +221,10 @@ class RemoveCmd implements Cmd {
       m.tree.splice(m.tree.indexOf(s), 1);
       s.member = "removed";
     }
-    const p = (r.subs[s.id] as MmuIntervalNotifier<Mm>).remove();
+    const p = real.remove();
     expect(p !== undefined).toBe(waits); // 6.1-18
     if (waits) m.waits.push({ seq: m.gseq, resolved: false, real: track(p), what: `remove #${s.id}` });
     await checkAll(m, r);
-  }
-  toString(): string {
-    return `remove(#${this.pick})`;
   }
 }
 
@@ -280,16 +296,12 @@ class EndCmd implements Cmd {
   }
 }
 
-class ReadBeginCmd implements Cmd {
-  constructor(readonly pick: number) {}
-  check(m: Model): boolean {
-    return live(m).length > 0;
-  }
+class ReadBeginCmd extends OnePickedSub {
+  readonly name = "readBegin";
   async run(m: Model, r: Real): Promise<void> {
-    const l = live(m);
-    const s = l[this.pick % l.length] as ModelSub;
+    const [s, real] = this.picked(m, r);
     const busy = s.seq === m.gseq;
-    const v = (r.subs[s.id] as MmuIntervalNotifier<Mm>).readBegin();
+    const v = real.readBegin();
     s.lastBegin = s.seq;
     if (busy) {
       expect(v).toBeInstanceOf(Promise); // 6.1-14
@@ -297,45 +309,33 @@ class ReadBeginCmd implements Cmd {
     } else expect(v).toBe(s.seq);
     await checkAll(m, r);
   }
-  toString(): string {
-    return `readBegin(#${this.pick})`;
-  }
 }
 
-class ReadRetryCmd implements Cmd {
-  constructor(readonly pick: number) {}
-  check(m: Model): boolean {
-    return live(m).some((s) => s.lastBegin !== undefined);
+class ReadRetryCmd extends OnePickedSub {
+  readonly name = "readRetry";
+  override eligible(s: ModelSub): boolean {
+    return s.lastBegin !== undefined;
   }
   async run(m: Model, r: Real): Promise<void> {
-    const l = live(m).filter((s) => s.lastBegin !== undefined);
-    const s = l[this.pick % l.length] as ModelSub;
-    const real = r.subs[s.id] as MmuIntervalNotifier<Mm>;
+    const [s, real] = this.picked(m, r);
     const begun = s.lastBegin as number;
     expect(real.readRetry(begun)).toBe(s.seq !== begun); // 6.1-15
     expect(real.checkRetry(begun)).toBe(s.seq !== begun);
     await checkAll(m, r);
   }
-  toString(): string {
-    return `readRetry(#${this.pick})`;
-  }
 }
 
-class SetSeqCmd implements Cmd {
-  constructor(readonly pick: number) {}
-  check(m: Model): boolean {
-    return live(m).some((s) => s.pendingCur !== undefined);
+class SetSeqCmd extends OnePickedSub {
+  readonly name = "setSeq";
+  override eligible(s: ModelSub): boolean {
+    return s.pendingCur !== undefined;
   }
   async run(m: Model, r: Real): Promise<void> {
-    const l = live(m).filter((s) => s.pendingCur !== undefined);
-    const s = l[this.pick % l.length] as ModelSub;
+    const [s, real] = this.picked(m, r);
     s.seq = s.pendingCur as number;
     s.pendingCur = undefined;
-    (r.subs[s.id] as MmuIntervalNotifier<Mm>).setSeq(s.seq);
+    real.setSeq(s.seq);
     await checkAll(m, r);
-  }
-  toString(): string {
-    return `setSeq(#${this.pick})`;
   }
 }
 

@@ -243,6 +243,32 @@ describe.each(RUNTIMES)("lockdep rules (%s)", (runtime) => {
     expect(k.reports[0]!.message).toBe('task "t" does not hold mutex "m" (lockdep_assert_held)');
   });
 
+  it("assertHeldWrite warns unless the rwsem is held for write, by a task or by code outside tasks", async () => {
+    const k = makeKernel(runtime);
+    const sem = k.rwSemaphore("sem");
+    k.spawn("t", async () => {
+      k.assertHeldWrite(sem);
+      await sem.downRead();
+      k.assertHeldWrite(sem, "mmap_assert_write_locked");
+      sem.upRead();
+      await sem.downWrite();
+      k.assertHeldWrite(sem);
+      sem.upWrite();
+    });
+    await k.run();
+    expect(k.reports.map((r) => r.message)).toEqual([
+      'task "t" does not hold rwsem "sem" for write (lockdep_assert_held_write)',
+      'task "t" does not hold rwsem "sem" for write (mmap_assert_write_locked)',
+    ]);
+    k.assertHeldWrite(sem);
+    await sem.downWrite();
+    k.assertHeldWrite(sem);
+    sem.upWrite();
+    expect(k.reports.map((r) => r.message).slice(2)).toEqual([
+      'code outside any task does not hold rwsem "sem" for write (lockdep_assert_held_write)',
+    ]);
+  });
+
   it("releasing a pseudo-lock the task does not hold throws EPERM", async () => {
     const k = makeKernel(runtime);
     const l = k.lockMap("L");

@@ -11,7 +11,7 @@ import { count, parseCommandArgs } from "../args.js";
 export const DEMO_HELP = `usage: mmun demo [options]
 
 Explores every built-in scenario (correct patterns and known-bad variants) with the random, PCT and
-DFS strategies, prints a table of what each found against what it is expected to show, and writes
+DFS strategies (DFS within the scenario's preemption bound, if it has one), prints a table of what each found against what it is expected to show, and writes
 a Markdown report with every failure's replay command.
 Exit status: 0 when every scenario behaved as expected, 1 otherwise.
 
@@ -32,6 +32,7 @@ interface Row {
   outcome: string;
   executions: number;
   exhausted: boolean;
+  preemptionBound: number | undefined;
   token: string | undefined;
   replay: string | undefined;
   message: string | undefined;
@@ -69,7 +70,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
       const r: ExploreResult = await explore(scenario, {
         strategy,
         seed,
-        ...(strategy === "dfs" ? {} : { executions }),
+        ...(strategy !== "dfs"
+          ? { executions }
+          : scenario.preemptionBound === undefined
+            ? {}
+            : { preemptionBound: scenario.preemptionBound }),
       });
       const f = r.failures[0];
       const outcome = f === undefined ? "pass" : f.kind;
@@ -81,6 +86,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
         outcome: f === undefined ? "pass" : `${f.kind} @${f.execution}`,
         executions: r.executions,
         exhausted: r.stats.exhausted,
+        preemptionBound: strategy === "dfs" ? scenario.preemptionBound : undefined,
         token: f?.token,
         replay: f?.replay.cli,
         message: f?.message,
@@ -111,7 +117,9 @@ function printTable(rows: Row[], verdicts: { scenario: string; ok: boolean }[], 
     const cell = (s: StrategyName) => {
       const r = mine.find((x) => x.strategy === s);
       if (r === undefined) return "-";
-      const space = s === "dfs" && r.outcome === "pass" ? (r.exhausted ? " (all)" : " (budget)") : "";
+      const bound = r.preemptionBound === undefined ? "" : `, pb ${r.preemptionBound}`;
+      const space =
+        s === "dfs" && r.outcome === "pass" ? (r.exhausted ? ` (all${bound})` : ` (budget${bound})`) : "";
       return `${r.outcome}${space} /${r.executions}`;
     };
     lines.push([
@@ -131,7 +139,8 @@ function printTable(rows: Row[], verdicts: { scenario: string; ok: boolean }[], 
   const bad = verdicts.filter((v) => !v.ok).length;
   console.log(
     `\n${count(verdicts.length, "scenario")}, ${bad === 0 ? "all as expected" : `${bad} NOT as expected`} ` +
-      `(cells: outcome @execution /executions run; dfs "(all)" = every schedule enumerated), ${secs.toFixed(1)} s`,
+      `(cells: outcome @execution /executions run; dfs "(all)" = every schedule enumerated, ` +
+      `"pb N" = every schedule with at most N preemptions), ${secs.toFixed(1)} s`,
   );
 }
 
@@ -144,7 +153,8 @@ function report(
   const lines = [
     "# mmun demo report",
     "",
-    `Every built-in scenario explored with random and PCT (seed ${seed}, ${count(executions, "execution")}) and DFS.`,
+    `Every built-in scenario explored with random and PCT (seed ${seed}, ${count(executions, "execution")}) and DFS ` +
+      "(within the scenario's preemption bound where it has one).",
     "",
     "| scenario | expected | found | verdict |",
     "| --- | --- | --- | --- |",
