@@ -26,6 +26,20 @@ export { RandomChooser } from "./explore/strategies/random.js";
 export { ReplayChooser, type ReplayChooserOptions } from "./explore/strategies/replay.js";
 export { decodeToken, encodeToken } from "./explore/token.js";
 export {
+  HMM_PFN_DMA_MAPPED,
+  HMM_PFN_ERROR,
+  HMM_PFN_ORDER_SHIFT,
+  HMM_PFN_P2PDMA,
+  HMM_PFN_P2PDMA_BUS,
+  HMM_PFN_REQ_FAULT,
+  HMM_PFN_REQ_WRITE,
+  HMM_PFN_VALID,
+  HMM_PFN_WRITE,
+  type HmmRange,
+  hmmPfnToMapOrder,
+  hmmRangeFault,
+} from "./hmm/hmm.js";
+export {
   EAGAIN,
   EBUSY,
   EDEADLK,

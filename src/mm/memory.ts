@@ -36,6 +36,8 @@ const MAX_FAULT_RETRIES = 8;
  * page back to system memory and returns 0, or a negative errno. The HMM layer registers owners.
  */
 export interface DevicePrivateOwner {
+  /** The device memory's owner cookie (`pgmap->owner`), compared with `dev_private_owner` and `pgmap_owner`. */
+  readonly owner: unknown;
   migrateToRam(mm: Mm, addr: number, deviceFrame: number): number | Promise<number>;
   /** A device-private entry was zapped (unmapped); the owner drops its page reference. */
   onZap?(mm: Mm, addr: number, deviceFrame: number): void;
