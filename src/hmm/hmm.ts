@@ -130,13 +130,15 @@ class HmmWalk {
     }
   }
 
-  /** The request of page `i`: `(flags & mask) | default`, 0 in a pure snapshot. */
+  /**
+   * The request of page `i`: `(flags & mask) | default`; 0 in a pure snapshot, and 0 without
+   * REQ_FAULT (REQ_WRITE alone asks for nothing, as in hmm_pte_need_fault).
+   */
   private request(i: number): number {
     const r = this.range;
-    return this.snapshot
-      ? 0
-      : (((r.flags[i] as number) & r.pfnFlagsMask) | r.defaultFlags) &
-          (HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE);
+    if (this.snapshot) return 0;
+    const req = ((r.flags[i] as number) & r.pfnFlagsMask) | r.defaultFlags;
+    return req & HMM_PFN_REQ_FAULT ? req & (HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE) : 0;
   }
 
   /** Writes page `i`'s result, keeping its sticky bits. */
@@ -189,6 +191,11 @@ class HmmWalk {
     const { mm, ps, range } = this;
     const pt = mm.pageTable;
     const owner = range.devPrivateOwner;
+    const pfns = range.pfns;
+    const out = range.flags;
+    // When no page's own bits count (the usual driver setup), every page asks the same.
+    const perPage = !this.snapshot && (range.pfnFlagsMask & (HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE)) !== 0;
+    const same = perPage ? 0 : this.request(0);
     let vpn = from / ps;
     const endVpn = to / ps;
     const first = range.start / ps;
@@ -196,26 +203,52 @@ class HmmWalk {
       // The walk chunk: the rest of this PMD-sized (leaf-table) span.
       const chunkEnd = Math.min(endVpn, vpn - (vpn % PTRS_PER_TABLE) + PTRS_PER_TABLE);
       const leaf: PteTable | undefined = pt.leaf(vpn);
-      for (; vpn < chunkEnd; vpn++) {
-        const i = vpn - first;
-        const req = this.request(i);
-        const j = leaf === undefined ? -1 : vpn - leaf.base;
-        const fl = j < 0 ? 0 : ((leaf as PteTable).flags[j] as number);
-        if (fl & PTE_PRESENT) {
-          const w = (fl & PTE_WRITE) !== 0;
-          if (req !== 0 && req & HMM_PFN_REQ_WRITE && !w) return this.fault(vma, vpn, chunkEnd, true);
-          this.put(i, (leaf as PteTable).val[j] as number, w ? HMM_PFN_VALID | HMM_PFN_WRITE : HMM_PFN_VALID);
-          continue;
+      if (leaf === undefined) {
+        // No page table here: every PTE of the chunk is empty.
+        for (; vpn < chunkEnd; vpn++) {
+          const req = perPage ? this.request(vpn - first) : same;
+          if (req !== 0) return this.fault(vma, vpn, chunkEnd, (req & HMM_PFN_REQ_WRITE) !== 0);
+          this.put(vpn - first, 0, 0);
         }
+        continue;
+      }
+      const lf = leaf.flags;
+      const lv = leaf.val;
+      const base = leaf.base;
+      const jEnd = chunkEnd - base;
+      while (vpn < chunkEnd) {
+        // The hot path, on small integer indices: present pages are reported, unless a write is asked
+        // of a read-only one.
+        let i = vpn - first;
+        let j = vpn - base;
+        for (; j < jEnd; i++, j++) {
+          const fl = lf[j] as number;
+          if (!(fl & PTE_PRESENT)) break;
+          let res = HMM_PFN_VALID | HMM_PFN_WRITE;
+          if (!(fl & PTE_WRITE)) {
+            if ((perPage ? this.request(i) : same) & HMM_PFN_REQ_WRITE) break;
+            res = HMM_PFN_VALID;
+          }
+          pfns[i] = lv[j] as number;
+          out[i] = ((out[i] as number) & STICKY) | res;
+        }
+        vpn = base + j;
+        if (vpn >= chunkEnd) break;
+        // The page at vpn is not present, or needs a write fault.
+        const fl = lf[j] as number;
+        const req = perPage ? this.request(i) : same;
+        if (fl & PTE_PRESENT) return this.fault(vma, vpn, chunkEnd, true);
         if (fl & PTE_DEVICE_PRIVATE) {
-          const frame = (leaf as PteTable).val[j] as number;
+          const frame = lv[j] as number;
           if (owner !== undefined && mm.kernel.devicePrivateOwner(frame)?.owner === owner) {
             this.put(i, frame, fl & PTE_WRITE ? HMM_PFN_VALID | HMM_PFN_WRITE : HMM_PFN_VALID);
+            vpn++;
             continue;
           }
         }
         if (req === 0) {
           this.put(i, 0, 0);
+          vpn++;
           continue;
         }
         if (fl & PTE_MIGRATION) return this.migrationWait(vpn);
