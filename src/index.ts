@@ -1,5 +1,36 @@
 // The one public export list of mmun (DESIGN.md §3).
 
+// The reference mirror device, kernel lib/test_hmm.c (DESIGN.md §3.6).
+export { DmirrorDevice, type DmirrorDeviceOptions } from "./drivers/dmirror/device.js";
+export { DMIRROR_CHUNK_PAGES, HMM_RANGE_DEFAULT_TIMEOUT } from "./drivers/dmirror/fault.js";
+export { Dmirror, type DmirrorHooks } from "./drivers/dmirror/mirror.js";
+export {
+  type DmirrorResult,
+  HMM_DMIRROR_CHECK_EXCLUSIVE,
+  HMM_DMIRROR_EXCLUSIVE,
+  HMM_DMIRROR_FLAG_FAIL_ALLOC,
+  HMM_DMIRROR_FLAGS,
+  HMM_DMIRROR_MEMORY_DEVICE_COHERENT,
+  HMM_DMIRROR_MEMORY_DEVICE_PRIVATE,
+  HMM_DMIRROR_MIGRATE_TO_DEV,
+  HMM_DMIRROR_MIGRATE_TO_SYS,
+  HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL,
+  HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE,
+  HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL,
+  HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE,
+  HMM_DMIRROR_PROT_ERROR,
+  HMM_DMIRROR_PROT_NONE,
+  HMM_DMIRROR_PROT_PMD,
+  HMM_DMIRROR_PROT_PUD,
+  HMM_DMIRROR_PROT_READ,
+  HMM_DMIRROR_PROT_WRITE,
+  HMM_DMIRROR_PROT_ZERO,
+  HMM_DMIRROR_READ,
+  HMM_DMIRROR_RELEASE,
+  HMM_DMIRROR_SNAPSHOT,
+  HMM_DMIRROR_WRITE,
+  type HmmDmirrorCmd,
+} from "./drivers/dmirror/uapi.js";
 // The explorer (DESIGN.md §3.7).
 export {
   DEFAULT_MAX_STEPS,
@@ -48,6 +79,7 @@ export {
   EINVAL,
   ENOENT,
   ENOMEM,
+  EOPNOTSUPP,
   EOVERFLOW,
   EPERM,
   ERRNO,

@@ -20,6 +20,8 @@ export const EINVAL = 22;
 export const EDEADLK = 35;
 /** Value too large for defined data type. */
 export const EOVERFLOW = 75;
+/** Operation not supported (the kernel's answer for a feature that is configured out). */
+export const EOPNOTSUPP = 95;
 
 /** Every errno this project names, by name. */
 export const ERRNO = {
@@ -33,6 +35,7 @@ export const ERRNO = {
   EINVAL,
   EDEADLK,
   EOVERFLOW,
+  EOPNOTSUPP,
 } as const;
 
 /** An errno name such as `"EINVAL"`. */

@@ -1,0 +1,93 @@
+// Follows lib/test_hmm.c (struct dmirror_device, dmirror_fops_open, dmirror_device_remove_chunks): the
+// kernel's HMM test device, "dmirror". The module creates /dev/hmm_dmirror0..3; opening one mirrors
+// the opener's whole address space through one interval notifier (mirror.ts). Devices 0 and 1 have
+// device-private memory, 2 and 3 device-coherent memory; here each `new DmirrorDevice` is one of
+// them, and its memory kind only matters to migration.
+//
+// The device object is its memory's owner cookie (`pagemap.owner`): HMM reports a device-private
+// page without faulting it only to the device that owns it (`devPrivateOwner`), and a migration's
+// invalidation carries it, so the device ignores its own migrations (fault.ts).
+//
+// Device memory (the chunks of ZONE_DEVICE pages, their allocator and `migrate_to_ram`) comes with
+// migration, in the next issue; until then the device has none, RELEASE and close evict nothing,
+// and the commands that need it answer -EOPNOTSUPP (mirror.ts).
+
+import { MmunError } from "../../lib/errno.js";
+import type { Kernel } from "../../mm/kernel.js";
+import type { Mm } from "../../mm/mm.js";
+import { Dmirror } from "./mirror.js";
+import { HMM_DMIRROR_MEMORY_DEVICE_COHERENT, HMM_DMIRROR_MEMORY_DEVICE_PRIVATE } from "./uapi.js";
+
+/** Options of {@link DmirrorDevice}. */
+export interface DmirrorDeviceOptions {
+  /** The device's name (default `hmm_dmirror<N>`, N counting this kernel's devices from 0). */
+  name?: string;
+  /** Its memory: device-private (the CPU cannot reach it) or device-coherent (it can). */
+  memory: "private" | "coherent";
+}
+
+/** Devices created per kernel, for the default names. */
+const deviceCount = new WeakMap<Kernel, number>();
+
+/**
+ * A dmirror device (kernel `struct dmirror_device`, one `/dev/hmm_dmirrorN`). `open(mm)` gives a
+ * {@link Dmirror}: a mirror of that address space, on which the device's commands run.
+ */
+export class DmirrorDevice {
+  readonly kernel: Kernel;
+  readonly name: string;
+  readonly memory: "private" | "coherent";
+  /** `zone_device_type`: HMM_DMIRROR_MEMORY_DEVICE_PRIVATE or _COHERENT. */
+  readonly zoneDeviceType: number;
+  /** Mirrors opened so far (names their device page tables). */
+  private opened = 0;
+
+  constructor(kernel: Kernel, options: DmirrorDeviceOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new MmunError("EINVAL", 'DmirrorDevice needs options ({ memory: "private" | "coherent" })');
+    }
+    const { memory } = options;
+    if (memory !== "private" && memory !== "coherent") {
+      throw new MmunError(
+        "EINVAL",
+        `DmirrorDevice: memory must be "private" or "coherent", got ${String(memory)}`,
+      );
+    }
+    const n = deviceCount.get(kernel) ?? 0;
+    deviceCount.set(kernel, n + 1);
+    const name = options.name ?? `hmm_dmirror${n}`;
+    if (typeof name !== "string" || name.length === 0) {
+      throw new MmunError("EINVAL", "DmirrorDevice: the name must be a non-empty string");
+    }
+    this.kernel = kernel;
+    this.name = name;
+    this.memory = memory;
+    this.zoneDeviceType =
+      memory === "private" ? HMM_DMIRROR_MEMORY_DEVICE_PRIVATE : HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
+  }
+
+  /**
+   * `dmirror_fops_open()`: mirrors `mm`'s whole address space: one interval notifier over all of it
+   * and an empty device page table. The caller must not hold `mm.mmapLock` (the notifier's insert
+   * may take it). Throws EINVAL for an address space whose last user is gone. Pairs with
+   * `mirror.close()`.
+   */
+  async open(mm: Mm): Promise<Dmirror> {
+    const mirror = new Dmirror(this, mm, this.opened++);
+    await mirror.insertNotifier();
+    return mirror;
+  }
+
+  /**
+   * `dmirror_device_remove_chunks()` (HMM_DMIRROR_RELEASE, and the eviction in close): moves every
+   * page of the device's memory back to system RAM and drops the memory. Returns the pages moved:
+   * 0, while the device has no memory (migration is the next issue).
+   */
+  removeChunks(): number {
+    return 0;
+  }
+
+  toString(): string {
+    return this.name;
+  }
+}
