@@ -1,5 +1,6 @@
 // The registry of built-in scenarios: what `mmun list` shows, `mmun check <name>` runs and
-// `mmun demo` explores: the classic concurrency bugs, and the notifier's own protocol.
+// `mmun demo` explores: the classic concurrency bugs, the notifier's own protocol, and the dmirror
+// device's READ racing the mm.
 
 import type { Scenario } from "../explore/scenario.js";
 import type { Kernel } from "../mm/kernel.js";
@@ -9,6 +10,14 @@ import { lockedUpdate, lostUpdate } from "./classic/lostUpdate.js";
 import { lostWakeup, waitEventFlag } from "./classic/lostWakeup.js";
 import { orderedWindow, orderViolation } from "./classic/orderViolation.js";
 import { rwsemRecursion, rwsemSingleRead } from "./classic/rwsemRecursion.js";
+import {
+  anonTeardown,
+  readVsDontneed,
+  readVsFork,
+  readVsMprotect,
+  readVsMunmap,
+  readVsReclaim,
+} from "./hmm/dmirrorRead.js";
 import { insertRemoveVsInvalidations } from "./notifier/insertRemove.js";
 import {
   brokenReaderNoRetry,
@@ -35,6 +44,12 @@ export const builtinScenarios: readonly Scenario<unknown, Kernel>[] = [
   readerVsInvalidations,
   brokenReaderNoRetry,
   insertRemoveVsInvalidations,
+  readVsMunmap,
+  readVsMprotect,
+  readVsFork,
+  readVsReclaim,
+  readVsDontneed,
+  anonTeardown,
 ];
 
 /** The built-in scenario named `name`, or undefined. */
