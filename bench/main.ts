@@ -3,6 +3,7 @@
 const suites: Record<string, () => Promise<{ main(args: string[]): Promise<void> }>> = {
   itree: () => import("./itree.js"),
   mm: () => import("./mm.js"),
+  hmm: () => import("./hmm.js"),
   sync: () => import("./sync.js"),
   explore: () => import("./explore.js"),
   notifier: () => import("./notifier.js"),

@@ -8,6 +8,7 @@ import { checkCommand } from "./commands/check.js";
 import { demoCommand } from "./commands/demo.js";
 import { listCommand } from "./commands/list.js";
 import { replayCommand } from "./commands/replay.js";
+import { selftestCommand } from "./commands/selftest.js";
 
 const HELP = `mmun: Linux's mmu_interval_notifier and HMM, executable and checkable
 
@@ -18,6 +19,7 @@ Commands:
   check <scenario|path>        explore a scenario's interleavings; print failures with replay tokens
   replay <scenario> <token>    replay one failing schedule exactly; write its trace
   list [path]                  list the built-in scenarios, or those of a module
+  selftest                     run the ported kernel HMM self-test (hmm-tests.c); print TAP
 
 A scenario module is a .js, .mjs, .ts or .mts file (TypeScript needs no flag and no build step).
 
@@ -42,6 +44,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   check: checkCommand,
   replay: replayCommand,
   list: listCommand,
+  selftest: selftestCommand,
 };
 
 /** Runs the command line; returns the exit status. */

@@ -2,6 +2,7 @@
 // of what was found against what each scenario is expected to show, and writes a report.
 
 import { writeFileSync } from "node:fs";
+import { runSelftests, type SelftestTotals } from "../../drivers/dmirror/selftests/suite.js";
 import { explore, type StrategyName } from "../../explore/explore.js";
 import type { ExploreResult } from "../../explore/result.js";
 import { MmunError } from "../../lib/errno.js";
@@ -12,8 +13,9 @@ export const DEMO_HELP = `usage: mmun demo [options]
 
 Explores every built-in scenario (correct patterns and known-bad variants) with the random, PCT and
 DFS strategies (DFS within the scenario's preemption bound, if it has one), prints a table of what each found against what it is expected to show, and writes
-a Markdown report with every failure's replay command.
-Exit status: 0 when every scenario behaved as expected, 1 otherwise.
+a Markdown report with every failure's replay command. Then runs the ported kernel HMM self-test
+(mmun selftest) and prints its totals.
+Exit status: 0 when every scenario behaved as expected and no self-test failed, 1 otherwise.
 
 Options:
   --out FILE        where to write the report (default mmun-demo-report.md; "-" for none)
@@ -96,17 +98,19 @@ export async function demoCommand(argv: string[]): Promise<number> {
     verdicts.push({ scenario: scenario.name, expect, ok, found: [...found].join(", ") });
   }
   const secs = (performance.now() - t0) / 1000;
+  const { totals: selftest } = await runSelftests();
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ rows, verdicts }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ rows, verdicts, selftest }, null, 2)}\n`);
   } else {
     printTable(rows, verdicts, secs);
+    console.log(`\n${selftestLine(selftest)}`);
   }
   const out = values.out ?? "mmun-demo-report.md";
   if (out !== "-") {
-    writeFileSync(out, report(rows, verdicts, seed, executions));
+    writeFileSync(out, report(rows, verdicts, seed, executions, selftest));
     if (!values.json) console.log(`\nreport written to ${out}`);
   }
-  return verdicts.every((v) => v.ok) ? 0 : 1;
+  return verdicts.every((v) => v.ok) && selftest.fail === 0 ? 0 : 1;
 }
 
 function printTable(rows: Row[], verdicts: { scenario: string; ok: boolean }[], secs: number): void {
@@ -144,11 +148,17 @@ function printTable(rows: Row[], verdicts: { scenario: string; ok: boolean }[], 
   );
 }
 
+/** The self-test's totals in a line. */
+function selftestLine(t: SelftestTotals): string {
+  return `kernel HMM self-test (mmun selftest): pass:${t.pass} fail:${t.fail} skip:${t.skip}`;
+}
+
 function report(
   rows: Row[],
   verdicts: { scenario: string; expect: string; ok: boolean; found: string }[],
   seed: number,
   executions: number,
+  selftest: SelftestTotals,
 ): string {
   const lines = [
     "# mmun demo report",
@@ -161,6 +171,8 @@ function report(
     ...verdicts.map(
       (v) => `| ${v.scenario} | ${v.expect} | ${v.found} | ${v.ok ? "ok" : "**unexpected**"} |`,
     ),
+    "",
+    `${selftestLine(selftest)}; \`mmun selftest\` prints each case, with the reason of each skip.`,
     "",
     "## Failures",
     "",
