@@ -4,8 +4,8 @@
 //   fault (a device access the page table cannot serve)      invalidate (the mm changes PTEs)
 //   ----------------------------------------------------     -----------------------------------
 //   mmgetNotZero; per chunk of 32 pages, until 1000 ms:      MIGRATE by this device: return true
-//     seq = readBegin()          (pairs with readRetry)      mutex (trylock when not blockable,
-//     mmap read lock; hmmRangeFault; unlock                    else return false)
+//     seq = readBegin()          (pairs with readRetry)      mutex (by trylock when the range may
+//     mmap read lock; hmmRangeFault; unlock                    not block: false when it is busy)
 //       -EBUSY: again; other errors: return them             setSeq(curSeq)  (pairs with readRetry)
 //     mutex; readRetry(seq): unlock, again                   erase [start, end] of the device PT
 //     map every page of the chunk on the device PT           unlock; return true
