@@ -8,6 +8,9 @@ import { lockedUpdate, lostUpdate } from "./classic/lostUpdate.js";
 import { lostWakeup, waitEventFlag } from "./classic/lostWakeup.js";
 import { orderedWindow, orderViolation } from "./classic/orderViolation.js";
 import { rwsemRecursion, rwsemSingleRead } from "./classic/rwsemRecursion.js";
+import { forkVsWrite } from "./mm/forkVsWrite.js";
+import { mirrorVsMunmap } from "./mm/mirrorVsUnmap.js";
+import { munmapVsWriteFault } from "./mm/munmapVsFault.js";
 
 /** Every built-in scenario, broken and correct, in display order. */
 export const builtinScenarios: readonly Scenario<unknown, Kernel>[] = [
@@ -24,6 +27,9 @@ export const builtinScenarios: readonly Scenario<unknown, Kernel>[] = [
   fenceUnderLock,
   orderViolation,
   orderedWindow,
+  munmapVsWriteFault,
+  forkVsWrite,
+  mirrorVsMunmap,
 ];
 
 /** The built-in scenario named `name`, or undefined. */
