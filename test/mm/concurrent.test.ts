@@ -1,6 +1,8 @@
-// Concurrent system calls, faults and reclaim under the explorer keep memory consistent: after every
-// execution each PTE maps a live frame (its object's, for shared memory), mapcounts, refcounts, rss
-// and swap entries add up, and no frame or swap slot is unreachable (invariants.ts).
+// Concurrent system calls, faults, reclaim and a mirroring device under the explorer keep memory
+// consistent: after every execution each PTE maps a live frame (its object's, for shared memory),
+// mapcounts, refcounts, rss and swap entries add up, no frame or swap slot is unreachable
+// (invariants.ts), and every device translation agrees with the CPU's (the oracle checks each PTE
+// change on the way).
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -8,7 +10,9 @@ import { explore } from "../../src/explore/explore.js";
 import { defineScenario } from "../../src/explore/scenario.js";
 import type { Kernel } from "../../src/mm/kernel.js";
 import type { Mm } from "../../src/mm/mm.js";
+import { PTE_PRESENT, PTE_WRITE } from "../../src/mm/pageTable.js";
 import { PROT_READ, PROT_WRITE } from "../../src/mm/vma.js";
+import { createMirror, type Mirror, mirrorPage } from "../../src/scenarios/mm/deviceMirror.js";
 import { PAGE } from "./helpers.js";
 import { mmInvariants } from "./invariants.js";
 
@@ -21,9 +25,11 @@ interface World {
   a: number;
   /** 2 pages of shared memory, the first faulted in by both. */
   s: number;
+  /** A device mirroring the parent around both areas (and where mremap moves pages), or none. */
+  mirror: Mirror | null;
 }
 
-async function setup(k: Kernel): Promise<World> {
+async function setup(k: Kernel, withMirror: boolean): Promise<World> {
   const mm = k.createMm({ name: "parent" });
   const a = await mm.mmap({ length: 4 * PAGE, prot: RW });
   const s = await mm.mmap({ addr: a - 16 * PAGE, length: 2 * PAGE, prot: RW, shared: true, fixed: true });
@@ -32,11 +38,20 @@ async function setup(k: Kernel): Promise<World> {
   const child = await mm.fork({ name: "child" });
   await child.write32(a + PAGE, 3);
   await child.read32(s);
-  return { mms: [mm, child], a, s };
+  const mirror = withMirror ? await createMirror(k, mm, a - 128 * PAGE, 256 * PAGE) : null;
+  return { mms: [mm, child], a, s, mirror };
 }
 
 function consistent(w: World, k: Kernel): true {
   const bad = mmInvariants(k, w.mms);
+  const mm = w.mms[0] as Mm;
+  for (const [addr, m] of w.mirror?.dev.entries(mm) ?? []) {
+    const vpn = addr / PAGE;
+    const fl = mm.pageTable.flagsAt(vpn);
+    if (!(fl & PTE_PRESENT) || mm.pageTable.valAt(vpn) !== m.frame || (m.write && !(fl & PTE_WRITE))) {
+      bad.push(`the device's translation of 0x${addr.toString(16)} is stale`);
+    }
+  }
   if (bad.length !== 0) throw new Error(bad.join("; "));
   return true;
 }
@@ -54,7 +69,11 @@ type Kind =
   | "sharedWrite"
   | "sharedRead"
   | "sharedReclaim"
-  | "sharedMadvise";
+  | "sharedMadvise"
+  | "mirrorWrite"
+  | "mirrorRead"
+  | "mirrorShared"
+  | "deviceWrite";
 interface Call {
   t: Kind;
   mm: number;
@@ -66,6 +85,8 @@ interface Call {
 /** Runs `c`; the errors a process may get from a racing change of its mappings are outcomes. */
 async function call(w: World, c: Call): Promise<void> {
   const mm = w.mms[c.mm] as Mm;
+  const mirror = w.mirror;
+  if (mirror === null && c.t.startsWith("mirror")) return;
   const a = w.a + c.page * PAGE;
   const s = w.s + (c.page % 2) * PAGE;
   try {
@@ -107,6 +128,20 @@ async function call(w: World, c: Call): Promise<void> {
         return void (await mm.reclaim(w.s, 2 * PAGE));
       case "sharedMadvise":
         return await mm.madvise(s, PAGE, "dontneed");
+      case "mirrorWrite":
+        return void (await mirrorPage(mirror as Mirror, a, true));
+      case "mirrorRead":
+        return void (await mirrorPage(mirror as Mirror, a, false));
+      case "mirrorShared":
+        return void (await mirrorPage(mirror as Mirror, s, c.v % 2 === 0));
+      case "deviceWrite": {
+        if (mirror === null) return;
+        const p = mirror.lock.lock();
+        if (p !== undefined) await p;
+        mirror.dev.write32(w.mms[0] as Mm, a, c.v);
+        mirror.lock.unlock();
+        return;
+      }
     }
   } catch (e) {
     const code = (e as { code?: unknown }).code;
@@ -129,6 +164,10 @@ const callArb: fc.Arbitrary<Call> = fc.record({
     "sharedRead",
     "sharedReclaim",
     "sharedMadvise",
+    "mirrorWrite",
+    "mirrorRead",
+    "mirrorShared",
+    "deviceWrite",
   ),
   mm: fc.nat(1),
   page: fc.nat(3),
@@ -136,11 +175,11 @@ const callArb: fc.Arbitrary<Call> = fc.record({
   v: fc.nat(3),
 });
 
-function scenario(name: string, tasks: Call[][]) {
+function scenario(name: string, tasks: Call[][], withMirror: boolean) {
   return defineScenario({
     name,
     description: "random calls racing on a parent and its child",
-    setup,
+    setup: (k: Kernel) => setup(k, withMirror),
     tasks: Object.fromEntries(
       tasks.map((calls, i) => [
         `t${i}`,
@@ -160,7 +199,7 @@ describe("concurrent calls keep memory consistent", () => {
       description:
         "the parent faults a shared page back in while reclaim, through the child's mapping, swaps it out",
       async setup(k: Kernel) {
-        const w = await setup(k);
+        const w = await setup(k, false);
         await w.mms[0]?.madvise(w.s, PAGE, "dontneed");
         return w;
       },
@@ -176,16 +215,17 @@ describe("concurrent calls keep memory consistent", () => {
   });
 
   it("reclaim racing munmap of a page it already swapped out in one mm keeps the swap slot for the others (DFS, exhaustive)", async () => {
-    const s = scenario("mm-test/reclaim-vs-munmap", [
-      [{ t: "reclaim", mm: 0, page: 0, pages: 1, v: 0 }],
-      [{ t: "munmap", mm: 0, page: 2, pages: 2, v: 0 }],
-    ]);
+    const s = scenario(
+      "mm-test/reclaim-vs-munmap",
+      [[{ t: "reclaim", mm: 0, page: 0, pages: 1, v: 0 }], [{ t: "munmap", mm: 0, page: 2, pages: 2, v: 0 }]],
+      false,
+    );
     const r = await explore(s, { strategy: "dfs" });
     expect(r.failures.map((f) => f.message)).toEqual([]);
     expect(r.stats.exhausted).toBe(true);
   });
 
-  it("random mixes of 2-3 tasks of 1-3 calls each (fast-check seed 20, 40 mixes x 25 random schedules)", async () => {
+  it("random mixes of 2-3 tasks of 1-3 calls each, the device's included (fast-check seed 20, 40 mixes x 25 random schedules)", async () => {
     const mixes = fc.sample(
       fc.array(fc.array(callArb, { minLength: 1, maxLength: 3 }), { minLength: 2, maxLength: 3 }),
       {
@@ -194,7 +234,7 @@ describe("concurrent calls keep memory consistent", () => {
       },
     );
     for (const [i, tasks] of mixes.entries()) {
-      const r = await explore(scenario(`mm-test/mix-${i}`, tasks), {
+      const r = await explore(scenario(`mm-test/mix-${i}`, tasks, true), {
         strategy: "random",
         seed: i,
         executions: 25,
