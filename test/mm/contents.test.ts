@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { PROT_READ, PROT_WRITE } from "../../src/mm/vma.js";
-import { PAGE, pageOf, world } from "./helpers.js";
+import { expectBytes, PAGE, pageOf, world } from "./helpers.js";
 
 const RW = PROT_READ | PROT_WRITE;
 
@@ -20,11 +20,11 @@ describe("copy-on-write after fork", () => {
         expect(await w.read(a + 96, 16)).toEqual(
           new Uint8Array([1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1]),
         );
-        expect(await other.read(a + 96, 16)).toEqual(pageOf(1, 16));
+        expectBytes(await other.read(a + 96, 16), pageOf(1, 16));
         const [gone, stays] = first === "parent" ? [mm, child] : [child, mm];
         await gone.exit();
-        expect(await stays.read(a + 100, 8)).toEqual(pageOf(stays === w ? 2 : 1, 8));
-        expect(await stays.read(a + PAGE, PAGE)).toEqual(pageOf(1, PAGE));
+        expectBytes(await stays.read(a + 100, 8), pageOf(stays === w ? 2 : 1, 8));
+        expectBytes(await stays.read(a + PAGE, PAGE), pageOf(1, PAGE));
         // The survivor's pages are its own now: a write reuses them in place.
         await stays.write(a + PAGE, pageOf(3, 1));
         expect(k.physMem.stats().inUse).toBe(2);
@@ -52,7 +52,7 @@ describe("the zero page", () => {
   it("reads of untouched private memory return zeroes and allocate no frame", async () => {
     const { k, mm } = world();
     const a = await mm.mmap({ length: 16 * PAGE, prot: RW });
-    expect(await mm.read(a, 16 * PAGE)).toEqual(new Uint8Array(16 * PAGE));
+    expectBytes(await mm.read(a, 16 * PAGE), new Uint8Array(16 * PAGE));
     expect(await mm.read32(a + 8 * PAGE)).toBe(0);
     expect(k.physMem.stats().inUse).toBe(0);
     expect(mm.rss).toBe(0);
@@ -72,7 +72,7 @@ describe("swap", () => {
     expect(await mm.reclaim(a, 3 * PAGE)).toBe(3);
     expect(k.physMem.stats()).toMatchObject({ inUse: 0, swapSlots: 3 });
     expect(mm.rss).toBe(0);
-    expect(await mm.read(a, 3 * PAGE)).toEqual(data);
+    expectBytes(await mm.read(a, 3 * PAGE), data);
     expect(k.physMem.stats()).toMatchObject({ inUse: 3, swapSlots: 0 });
     await mm.write32(a, 0xdeadbeef);
     expect(await mm.read32(a)).toBe(0xdeadbeef);
@@ -85,9 +85,9 @@ describe("swap", () => {
     const child = await mm.fork();
     expect(await mm.reclaim(a, PAGE)).toBe(1);
     expect(k.physMem.stats()).toMatchObject({ inUse: 0, swapSlots: 1 });
-    expect(await child.read(a, PAGE)).toEqual(pageOf(6));
+    expectBytes(await child.read(a, PAGE), pageOf(6));
     await child.write(a, pageOf(8, 4));
-    expect(await mm.read(a, PAGE)).toEqual(pageOf(6));
+    expectBytes(await mm.read(a, PAGE), pageOf(6));
     expect(await child.read32(a)).toBe(0x08080808);
     expect(k.physMem.stats()).toMatchObject({ inUse: 2, swapSlots: 0 });
     await Promise.all([mm.exit(), child.exit()]);
@@ -98,13 +98,13 @@ describe("swap", () => {
     const a = await mm.mmap({ length: 2 * PAGE, prot: RW, shared: true });
     await mm.write(a, pageOf(4, 2 * PAGE));
     const child = await mm.fork();
-    expect(await child.read(a, 1)).toEqual(pageOf(4, 1)); // the child maps page 0 too
+    expectBytes(await child.read(a, 1), pageOf(4, 1)); // the child maps page 0 too
     expect(await mm.reclaim(a, 2 * PAGE)).toBe(2);
     expect(k.physMem.stats()).toMatchObject({ inUse: 0, swapSlots: 2 });
     expect(child.rss).toBe(0);
-    expect(await child.read(a, 2 * PAGE)).toEqual(pageOf(4, 2 * PAGE));
+    expectBytes(await child.read(a, 2 * PAGE), pageOf(4, 2 * PAGE));
     await child.write(a + PAGE, pageOf(5, 4));
-    expect(await mm.read(a + PAGE, 4)).toEqual(pageOf(5, 4));
+    expectBytes(await mm.read(a + PAGE, 4), pageOf(5, 4));
     expect(k.physMem.stats()).toMatchObject({ inUse: 2, swapSlots: 0 });
     await Promise.all([mm.exit(), child.exit()]);
     expect(k.physMem.stats()).toMatchObject({ inUse: 0, swapSlots: 0 });
@@ -121,8 +121,8 @@ describe("mremap", () => {
     await mm.reclaim(a + PAGE, PAGE); // one page in swap: its entry moves too
     const b = await mm.mremap(a, 2 * PAGE, 4 * PAGE, { mayMove: true });
     expect(b).not.toBe(a);
-    expect(await mm.read(b, 2 * PAGE)).toEqual(data);
-    expect(await mm.read(b + 2 * PAGE, 2 * PAGE)).toEqual(new Uint8Array(2 * PAGE));
+    expectBytes(await mm.read(b, 2 * PAGE), data);
+    expectBytes(await mm.read(b + 2 * PAGE, 2 * PAGE), new Uint8Array(2 * PAGE));
     await expect(async () => mm.read(a, 1)).rejects.toMatchObject({ code: "EFAULT" });
   });
 
@@ -144,7 +144,7 @@ describe("mremap", () => {
     expect(await mm.mremap(a, 3 * PAGE, PAGE)).toBe(a);
     await expect(async () => mm.read(a + PAGE, 1)).rejects.toMatchObject({ code: "EFAULT" });
     expect(await mm.mremap(a, PAGE, 3 * PAGE)).toBe(a);
-    expect(await mm.read(a + PAGE - 2, 4)).toEqual(new Uint8Array([9, 9, 0, 0]));
+    expectBytes(await mm.read(a + PAGE - 2, 4), new Uint8Array([9, 9, 0, 0]));
   });
 });
 
@@ -157,8 +157,8 @@ describe("madvise(dontneed)", () => {
     await mm.write(shared, pageOf(2, 2 * PAGE));
     await mm.madvise(priv, PAGE, "dontneed");
     await mm.madvise(shared, 2 * PAGE, "dontneed");
-    expect(await mm.read(priv, 2 * PAGE)).toEqual(new Uint8Array([...new Uint8Array(PAGE), ...pageOf(1)]));
-    expect(await mm.read(shared, 2 * PAGE)).toEqual(pageOf(2, 2 * PAGE));
+    expectBytes(await mm.read(priv, 2 * PAGE), new Uint8Array([...new Uint8Array(PAGE), ...pageOf(1)]));
+    expectBytes(await mm.read(shared, 2 * PAGE), pageOf(2, 2 * PAGE));
     expect(k.physMem.stats().inUse).toBe(3);
   });
 

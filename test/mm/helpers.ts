@@ -1,6 +1,7 @@
 // Shared helpers of the address-space tests: a kernel with one mm, notifiers that record every
 // invalidation with the mmap lock mode held while it runs, and snapshots of an mm's areas.
 
+import { expect } from "vitest";
 import { Kernel, type KernelOptions } from "../../src/mm/kernel.js";
 import type { Mm } from "../../src/mm/mm.js";
 import { PTE_PRESENT, PTE_PROTNONE, PTE_SWAP } from "../../src/mm/pageTable.js";
@@ -106,6 +107,18 @@ export function vmaList(mm: Mm, base = 0): string[] {
 /** A page-sized buffer filled with `byte`. */
 export function pageOf(byte: number, length = PAGE): Uint8Array {
   return new Uint8Array(length).fill(byte);
+}
+
+/** `expect(got).toEqual(want)` for bytes, quick when they agree (vitest's deep equality walks a typed array element by element). */
+export function expectBytes(got: Uint8Array, want: Uint8Array): void {
+  if (
+    Buffer.from(got.buffer, got.byteOffset, got.length).equals(
+      Buffer.from(want.buffer, want.byteOffset, want.length),
+    )
+  ) {
+    return;
+  }
+  expect(got).toEqual(want);
 }
 
 /** Reads `length` bytes at `addr` of `mm` (awaiting only when the read had to wait). */
