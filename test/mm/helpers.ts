@@ -21,7 +21,7 @@ export function world(options: KernelOptions = {}): { k: Kernel; mm: Mm } {
 /** The mmap lock mode the caller holds on `mm`. */
 export type LockMode = "write" | "read" | "none";
 
-export function lockMode(mm: Mm): LockMode {
+function lockMode(mm: Mm): LockMode {
   if (mm.mmapLock.isWriteLockedByMe()) return "write";
   return mm.mmapLock.isReadLockedByMe() ? "read" : "none";
 }
@@ -119,11 +119,6 @@ export function expectBytes(got: Uint8Array, want: Uint8Array): void {
     return;
   }
   expect(got).toEqual(want);
-}
-
-/** Reads `length` bytes at `addr` of `mm` (awaiting only when the read had to wait). */
-export async function read(mm: Mm, addr: number, length: number): Promise<Uint8Array> {
-  return await mm.read(addr, length);
 }
 
 /** The error an async call rejects (or throws) with; fails when it resolves. */
