@@ -141,9 +141,14 @@ function doSharedFault(mm: Mm, vma: Vma, vpn: number, write: boolean): number | 
     obj.pages.set(off, f);
   }
   const frame = f;
+  // The PTE's reference, taken before waiting for the page-table lock (the fault's folio reference):
+  // reclaim cannot free the page, or move it to swap, while the fault is about to map it.
+  pm.get(frame);
   return underPtl(mm, () => {
-    if (mm.pageTable.flagsAt(vpn) !== 0) return 0;
-    pm.get(frame);
+    if (mm.pageTable.flagsAt(vpn) !== 0) {
+      pm.put(frame);
+      return 0;
+    }
     setPte(mm, vpn, frame, write ? ANON_RW : PTE_PRESENT | PTE_YOUNG, Ev.CLEAR);
     rmapAdd(pm, frame, mm, vpn * k.pageSize);
     mm.rss++;

@@ -1,11 +1,13 @@
 // Follows mm/mmap.c and mm/vma.c: mmap (do_mmap, get_unmapped_area), munmap (do_vmi_munmap ->
 // unmap_region) and exit_mmap.
 //
-// munmap raises one UNMAP invalidation over the whole range being unmapped (unmap_vmas), when any
-// area intersects it, with the mmap lock held for write; then zaps the PTEs, frees the page tables
-// and drops the areas. exit_mmap runs at the last mmput: mmu_notifier_release (RELEASE for interval
-// notifiers, `release` for classic ones), then one UNMAP over the whole address space, then the rest
-// is freed.
+// munmap detaches the areas that intersect the range (the mmap lock held for write), downgrades the
+// mmap lock to read, raises one UNMAP invalidation over the whole range (unmap_vmas), zaps the PTEs
+// and frees the page tables (vms_complete_munmap_vmas); a range where nothing is mapped raises
+// nothing. MAP_FIXED over existing areas and mremap's moves unmap the same way without the downgrade.
+// exit_mmap runs at the last mmput: mmu_notifier_release (RELEASE for interval notifiers, `release`
+// for classic ones) with no lock, then one UNMAP over the whole address space with the mmap lock held
+// for read, then, write-locked, the page tables and areas are freed.
 
 import { MmunError } from "../lib/errno.js";
 import { ADDRESS_SPACE_END, MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
@@ -131,7 +133,10 @@ export async function mmap(mm: Mm, options: MmapOptions): Promise<number> {
   });
 }
 
-/** `munmap()`: validates, then unmaps `[addr, addr + length)` with the mmap lock held for write. */
+/**
+ * `munmap()`: validates, then unmaps `[addr, addr + length)`: the areas are detached with the mmap
+ * lock held for write, which is then downgraded to read for the invalidation and the zap.
+ */
 export async function munmap(mm: Mm, addr: number, length: number): Promise<void> {
   mm.checkAlive("munmap");
   checkAligned(mm, addr, "munmap");
@@ -142,59 +147,104 @@ export async function munmap(mm: Mm, addr: number, length: number): Promise<void
   if (addr + len > mm.taskSize) {
     throw new MmunError("EINVAL", `munmap: [${hex(addr)}, ${hex(addr + len)}) is outside user space`);
   }
-  await withWriteLock(mm, () => doVmiMunmap(mm, addr, addr + len));
+  const p = mm.mmapLock.downWrite();
+  if (p !== undefined) await p;
+  await doVmiMunmap(mm, addr, addr + len, true);
 }
 
 /**
- * `do_vmi_munmap()`: splits the areas at the ends, raises one UNMAP invalidation over `[start, end)`
- * if any area intersects it, zaps it, frees its page tables and drops the areas. The caller holds the
- * mmap lock for write.
+ * `do_vmi_munmap()`: unmaps `[start, end)` if any area intersects it. The caller holds the mmap lock
+ * for write. With `unlock` (munmap, mremap's shrink), the lock is downgraded to read once the areas
+ * are detached, for the invalidation and the zap, and released before returning (or throwing);
+ * without it (MAP_FIXED, mremap's moves) the lock stays held for write.
  */
-export async function doVmiMunmap(mm: Mm, start: number, end: number): Promise<void> {
+export async function doVmiMunmap(mm: Mm, start: number, end: number, unlock = false): Promise<void> {
+  const lk = mm.mmapLock;
+  let detached: Vma[] | null;
+  try {
+    detached = vmsGatherMunmapVmas(mm, start, end);
+  } catch (e) {
+    if (unlock) lk.upWrite();
+    throw e;
+  }
+  if (detached === null) {
+    if (unlock) lk.upWrite();
+    return;
+  }
+  if (!unlock) return vmsCompleteMunmapVmas(mm, start, end, detached);
+  lk.downgradeWrite(); // pairs with upRead below
+  try {
+    await vmsCompleteMunmapVmas(mm, start, end, detached);
+  } finally {
+    lk.upRead();
+  }
+}
+
+/**
+ * `vms_gather_munmap_vmas()` and the tree update: splits the areas at the ends of `[start, end)` and
+ * detaches those inside (from then on, faults there find no area). Returns them, or null when none
+ * intersects the range. The caller holds the mmap lock for write.
+ */
+function vmsGatherMunmapVmas(mm: Mm, start: number, end: number): Vma[] | null {
   mm.kernel.assertHeld(mm.mmapLock);
-  if (mm.vmas.intersecting(start, end).length === 0) return;
+  if (mm.vmas.intersecting(start, end).length === 0) return null;
   const ps = mm.kernel.pageSize;
   mm.vmas.splitAt(start, ps);
   mm.vmas.splitAt(end, ps);
+  const detached = mm.vmas.intersecting(start, end);
+  for (const v of detached) mm.vmas.remove(v);
+  return detached;
+}
+
+/**
+ * `vms_complete_munmap_vmas()`: one UNMAP invalidation over `[start, end)` around the zap, the page
+ * tables freed, then the detached areas dropped. The caller holds the mmap lock (read or write).
+ */
+async function vmsCompleteMunmapVmas(mm: Mm, start: number, end: number, detached: Vma[]): Promise<void> {
   await unmapRegion(mm, start, end, MmuNotifierEvent.UNMAP);
-  for (const v of mm.vmas.intersecting(start, end)) {
-    mm.vmas.remove(v);
-    v.shmem?.release(mm.kernel.physMem);
-  }
+  for (const v of detached) v.shmem?.release(mm.kernel.physMem);
   const k = mm.kernel;
   if (k.trace !== null) k.event("note", mm.id, start, `munmap [${hex(start)}, ${hex(end)})`);
 }
 
-/** `unmap_region()`: the invalidation around zapping `[start, end)`, then `free_pgtables`. */
+/** `unmap_region()`: `unmap_vmas` over `[start, end)`, then `free_pgtables`. */
 export async function unmapRegion(
   mm: Mm,
   start: number,
   end: number,
   event: MmuNotifierEvent,
 ): Promise<void> {
+  const ps = mm.kernel.pageSize;
+  const startVpn = Math.floor(start / ps);
+  const endVpn = Math.ceil(Math.min(end, mm.taskSize + ps) / ps);
+  await unmapVmas(mm, start, end, event);
+  mm.pageTable.freeEmpty(startVpn, endVpn);
+}
+
+/** `unmap_vmas()`: the invalidation of `[start, end)` around zapping its PTEs. */
+async function unmapVmas(mm: Mm, start: number, end: number, event: MmuNotifierEvent): Promise<void> {
   const range = mmuNotifierRangeInit(event, mm, start, end);
   const s = mm.notifiers.invalidateRangeStart(range);
   if (s !== undefined) await s;
   const ps = mm.kernel.pageSize;
-  const startVpn = Math.floor(start / ps);
-  const endVpn = Math.ceil(Math.min(end, mm.taskSize + ps) / ps);
-  const z = zapRange(mm, startVpn, endVpn, event);
+  const z = zapRange(mm, Math.floor(start / ps), Math.ceil(Math.min(end, mm.taskSize + ps) / ps), event);
   if (z !== undefined) await z;
   const e = mm.notifiers.invalidateRangeEnd(range);
   if (e !== undefined) await e;
-  mm.pageTable.freeEmpty(startVpn, endVpn);
 }
 
 /**
  * `exit_mmap()`: `mmu_notifier_release` (RELEASE to interval notifiers, `release` to classic ones),
- * then, with the mmap lock held for write, one UNMAP over the whole address space (interval notifiers
- * still registered see it), and every area and page is freed.
+ * then, with the mmap lock held for read, one UNMAP over the whole address space (interval notifiers
+ * still registered see it) around the zap; then, write-locked, the page tables and every area are
+ * freed.
  */
 export async function exitMmap(mm: Mm): Promise<void> {
   const r = mm.notifiers.release();
   if (r !== undefined) await r;
-  await withWriteLock(mm, async () => {
-    await unmapRegion(mm, 0, ADDRESS_SPACE_END, MmuNotifierEvent.UNMAP);
+  await withReadLock(mm, () => unmapVmas(mm, 0, ADDRESS_SPACE_END, MmuNotifierEvent.UNMAP));
+  await withWriteLock(mm, () => {
+    mm.pageTable.freeEmpty(0, mm.taskSize / mm.kernel.pageSize + 1); // free_pgtables
     const pm = mm.kernel.physMem;
     for (const v of [...mm.vmas.list]) {
       mm.vmas.remove(v);

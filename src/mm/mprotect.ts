@@ -1,6 +1,7 @@
 // Follows mm/mprotect.c: mprotect -> mprotect_fixup (split and merge the areas) -> change_protection.
 //
-// For each area part, change_protection raises one PROTECTION_VMA invalidation, lazily: from the first
+// An area part that already has the new protection is left alone (mprotect_fixup returns early). For
+// each other part, change_protection raises one PROTECTION_VMA invalidation, lazily: from the first
 // address whose PUD-level table exists (the walk meets no page table before it) to the end of the
 // part, and none at all when the part has no page tables. Then, under the page-table lock, present
 // PTEs lose WRITE when the new prot has no PROT_WRITE, become PROT_NONE entries (mapped, inaccessible)
@@ -15,34 +16,43 @@ import { checkAligned, pageAlignLength, withWriteLock } from "./mmap.js";
 import { PTE_PRESENT, PTE_PROTNONE, PTE_WRITE } from "./pageTable.js";
 import { hex, PROT_MASK, PROT_NONE, PROT_WRITE, type Vma } from "./vma.js";
 
-/** `mprotect()`: validates, then changes the protection of `[addr, addr + length)`. */
+/**
+ * `mprotect()` (`do_mprotect_pkey`): validates, then changes the protection of `[addr, addr + length)`
+ * area by area from `addr`. Throws ENOMEM when `addr` is not mapped (nothing changes), or, as Linux
+ * does, after changing the areas before the first hole when the range has one.
+ */
 export async function mprotect(mm: Mm, addr: number, length: number, prot: number): Promise<void> {
   mm.checkAlive("mprotect");
   checkAligned(mm, addr, "mprotect");
+  if (length === 0) return;
+  const len = pageAlignLength(mm, length, "mprotect");
   if (!Number.isInteger(prot) || (prot & ~PROT_MASK) !== 0) {
     throw new MmunError("EINVAL", `mprotect: unknown prot bits in ${String(prot)}`);
   }
-  if (length === 0) return;
-  const len = pageAlignLength(mm, length, "mprotect");
   const end = addr + len;
   const ps = mm.kernel.pageSize;
   await withWriteLock(mm, async () => {
-    if (!mm.vmas.covers(addr, end)) {
+    mm.vmas.splitAt(addr, ps);
+    let at = addr;
+    for (let vma = mm.vmas.find(at); vma !== undefined && at < end; vma = mm.vmas.find(at)) {
+      if (vma.end > end) mm.vmas.splitAt(end, ps);
+      const old = vma.prot;
+      // mprotect_fixup: an area that already has the protection is left alone.
+      if (old !== prot) {
+        vma.prot = prot;
+        await changeProtection(mm, vma, old, prot);
+      }
+      at = vma.end;
+    }
+    mm.vmas.mergeAround(addr, at, ps);
+    const k = mm.kernel;
+    if (k.trace !== null) k.event("note", mm.id, addr, `mprotect [${hex(addr)}, ${hex(at)}) prot ${prot}`);
+    if (at < end) {
       throw new MmunError(
         "ENOMEM",
-        `mprotect: [${hex(addr)}, ${hex(end)}) is not entirely mapped in ${mm.name}`,
+        `mprotect: [${hex(addr)}, ${hex(end)}) is not entirely mapped in ${mm.name} (changed up to ${hex(at)})`,
       );
     }
-    mm.vmas.splitAt(addr, ps);
-    mm.vmas.splitAt(end, ps);
-    for (const vma of mm.vmas.intersecting(addr, end)) {
-      const old = vma.prot;
-      vma.prot = prot;
-      await changeProtection(mm, vma, old, prot);
-    }
-    mm.vmas.mergeAround(addr, end, ps);
-    const k = mm.kernel;
-    if (k.trace !== null) k.event("note", mm.id, addr, `mprotect [${hex(addr)}, ${hex(end)}) prot ${prot}`);
   });
 }
 

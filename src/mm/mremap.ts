@@ -1,5 +1,7 @@
-// Follows mm/mremap.c: shrink (munmap of the tail), grow in place, or move (move_vma ->
-// move_page_tables, then do_vmi_munmap of the old range), with the mmap lock held for write.
+// Follows mm/mremap.c: shrink (munmap of the tail, with the mmap lock downgraded to read as munmap
+// does), grow in place, or move (move_vma -> move_page_tables, then do_vmi_munmap of the old range),
+// with the mmap lock held for write. A move to a fixed address first unmaps the destination, then
+// the tail that does not move when the mapping shrinks (mremap_to).
 //
 // A move raises an UNMAP invalidation over the old range while its PTEs are moved to the new one
 // (move_page_tables), and then a second UNMAP when the emptied old range is unmapped, as Linux does.
@@ -9,7 +11,7 @@ import { MmunError } from "../lib/errno.js";
 import { MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
 import { setPte } from "./memory.js";
 import type { Mm } from "./mm.js";
-import { checkAligned, doVmiMunmap, getUnmappedArea, pageAlignLength, withWriteLock } from "./mmap.js";
+import { checkAligned, doVmiMunmap, getUnmappedArea, pageAlignLength } from "./mmap.js";
 import { PTE_PRESENT, PTE_PROTNONE } from "./pageTable.js";
 import { ZERO_FRAME } from "./physMem.js";
 import { rmapAdd, rmapRemove } from "./rmap.js";
@@ -47,7 +49,11 @@ export async function mremap(
     }
   }
   const ps = mm.kernel.pageSize;
-  return withWriteLock(mm, async () => {
+  const lk = mm.mmapLock;
+  const p = lk.downWrite();
+  if (p !== undefined) await p;
+  let locked = true; // false once a shrink's munmap released the lock
+  try {
     const vma = mm.vmas.find(oldAddr);
     if (vma === undefined || oldAddr + oldLen > vma.end) {
       throw new MmunError(
@@ -56,11 +62,22 @@ export async function mremap(
       );
     }
     if (fixed !== undefined) {
+      // mremap_to: the destination is unmapped, then the tail that does not move.
       await doVmiMunmap(mm, fixed, fixed + newLen);
-      return moveVma(mm, vma, oldAddr, oldLen, newLen, fixed);
+      let len = oldLen;
+      if (newLen < oldLen) {
+        await doVmiMunmap(mm, oldAddr + newLen, oldAddr + oldLen);
+        len = newLen;
+      }
+      // The unmaps may have split the area: look it up again (vma_to_resize).
+      return await moveVma(mm, mm.vmas.find(oldAddr) as Vma, oldAddr, len, newLen, fixed);
     }
     if (newLen <= oldLen) {
-      if (newLen < oldLen) await doVmiMunmap(mm, oldAddr + newLen, oldAddr + oldLen);
+      if (newLen < oldLen) {
+        // Shrinking unmaps the tail as munmap does (the lock downgraded to read, then released).
+        locked = false;
+        await doVmiMunmap(mm, oldAddr + newLen, oldAddr + oldLen, true);
+      }
       return oldAddr;
     }
     const oldEnd = oldAddr + oldLen;
@@ -74,8 +91,10 @@ export async function mremap(
       return oldAddr;
     }
     if (!mayMove) throw new MmunError("ENOMEM", `mremap: [${hex(oldAddr)}, +${newLen}) cannot grow in place`);
-    return moveVma(mm, vma, oldAddr, oldLen, newLen, getUnmappedArea(mm, newLen, undefined));
-  });
+    return await moveVma(mm, vma, oldAddr, oldLen, newLen, getUnmappedArea(mm, newLen, undefined));
+  } finally {
+    if (locked) lk.upWrite();
+  }
 }
 
 /** `move_vma()`: a new area at `to`, the PTEs moved into it, the old range unmapped. */
@@ -92,6 +111,7 @@ async function moveVma(
   const shmem = vma.shmem;
   if (shmem !== null) shmem.refs++;
   const nv = new Vma(to, to + newLen, vma.prot, shmem, vma.pgoffOf(from, ps));
+  nv.anonVma = vma.anonVma; // the moved anonymous pages keep their anon_vma (copy_vma)
   mm.vmas.insert(nv);
   // move_page_tables: UNMAP over the old range while its PTEs move.
   const range = mmuNotifierRangeInit(MmuNotifierEvent.UNMAP, mm, from, from + oldLen);

@@ -77,8 +77,10 @@ async function reclaimFrame(origin: Mm, f: number): Promise<boolean> {
         if (vma?.shmem != null) {
           setPte(mm, vpn, 0, 0, MmuNotifierEvent.CLEAR);
         } else {
+          // The swap cache holds the slot (swapOut's reference) until reclaim is done with the
+          // page, so a PTE that gets it and is zapped meanwhile cannot free it under the others.
           if (slot < 0) slot = pm.swapOut(f);
-          else pm.swapDup(slot);
+          pm.swapDup(slot);
           setPte(mm, vpn, slot, PTE_SWAP, MmuNotifierEvent.CLEAR);
           mm.swapEntries++;
         }
@@ -92,8 +94,12 @@ async function reclaimFrame(origin: Mm, f: number): Promise<boolean> {
     const e = mm.notifiers.invalidateRangeEnd(range);
     if (e !== undefined) await e;
   }
+  if (slot >= 0) pm.swapFree(slot); // the swap cache lets go: pairs with swapOut
   if (pm.mapcount[f] !== 0) return false;
   if (shared !== undefined) {
+    // __remove_mapping: the page leaves its object only when no one but the object and reclaim holds
+    // it (a fault about to map it keeps it where it is).
+    if (pm.refcount[f] !== 2) return false;
     // The object's own reference: the page moves to swap.
     const obj = shared.vma.shmem;
     if (obj === null) throw new MmunError("EINVAL", "BUG: shared page without an object");

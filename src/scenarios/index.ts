@@ -18,6 +18,9 @@ import {
   readVsMunmap,
   readVsReclaim,
 } from "./hmm/dmirrorRead.js";
+import { forkVsWrite } from "./mm/forkVsWrite.js";
+import { mirrorVsMunmap, mirrorZapsOnlyUnmap } from "./mm/mirrorVsUnmap.js";
+import { munmapVsWriteFault } from "./mm/munmapVsFault.js";
 import { insertRemoveVsInvalidations } from "./notifier/insertRemove.js";
 import {
   brokenReaderNoRetry,
@@ -50,6 +53,10 @@ export const builtinScenarios: readonly Scenario<unknown, Kernel>[] = [
   readVsReclaim,
   readVsDontneed,
   anonTeardown,
+  munmapVsWriteFault,
+  forkVsWrite,
+  mirrorVsMunmap,
+  mirrorZapsOnlyUnmap,
 ];
 
 /** The built-in scenario named `name`, or undefined. */

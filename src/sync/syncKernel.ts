@@ -399,6 +399,10 @@ export class SyncKernel implements WarnSink, SchedulerHost {
 
   /** Records `r` (trace event, `onReport`) and returns it. */
   private raise(r: Report): Report {
+    // Once the execution was stopped at a failure, what its remains do is not a finding: the rest
+    // of the failing operation and the unwinding of its task run on inert objects (a lock whose
+    // unlock did nothing still looks held), so a later report would be invented.
+    if (this.sched.aborted) return r;
     const kind = r.kind;
     const message = r.message;
     this.reports.push(r);
