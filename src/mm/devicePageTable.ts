@@ -29,6 +29,9 @@ export interface DeviceMm {
   readonly name: string;
 }
 
+/** The CPU's translation of a page, as the oracle compares it: the frame and write, or undefined for none. */
+export type CpuTranslation = (mm: DeviceMm, vpn: number) => DeviceMapping | undefined;
+
 /** Options of {@link DevicePageTable.map}. */
 export interface DeviceMapOptions {
   write?: boolean;
@@ -49,6 +52,8 @@ export class DevicePageTable {
     readonly kernel: SyncKernel,
     private readonly physMem: PhysMem,
     readonly name: string,
+    /** The CPU's current translation (the kernel's page tables), checked when the device maps. */
+    private readonly cpu: CpuTranslation = () => undefined,
   ) {
     this.id = kernel.registerObject("device_page_table", name);
   }
@@ -67,18 +72,35 @@ export class DevicePageTable {
 
   /**
    * Maps the page of `addr` in `mm` to `frame`, read-only unless `{ write: true }` (replacing any
-   * earlier translation of that page). Mapping a frame that is free is a `use-after-free`.
+   * earlier translation of that page). Mapping a frame that is free is a `use-after-free`; mapping a
+   * translation the CPU does not have at that moment (another frame, or write where the CPU's PTE is
+   * read-only) is a `stale-mapping`: the driver published what an invalidation already took away
+   * (it skipped `readRetry`, or checked it without its lock).
    */
   map(mm: DeviceMm, addr: number, frame: number, options: DeviceMapOptions = {}): void {
     const vpn = this.vpn(addr, "map");
     if (!Number.isSafeInteger(frame) || frame < 0) {
       throw new MmunError("EINVAL", `${this.name}.map: ${String(frame)} is not a frame`);
     }
+    const write = options.write === true;
     if (!this.physMem.isLive(frame)) {
       this.kernel.report(
         "use-after-free",
         `device "${this.name}" maps ${mm.name} ${hex(addr)} to ${this.physMem.describe(frame)}`,
       );
+    } else {
+      const c = this.cpu(mm, vpn);
+      if (c === undefined || c.frame !== frame || (write && !c.write)) {
+        const now =
+          c === undefined
+            ? "maps nothing the device may use"
+            : `maps frame ${c.frame}${c.write ? " writable" : " read-only"}`;
+        this.kernel.report(
+          "stale-mapping",
+          `device "${this.name}" maps ${mm.name} ${hex(vpn * this.kernel.pageSize)} to frame ${frame}${write ? " writable" : " read-only"} ` +
+            `while the CPU PTE ${now}: the translation is already stale`,
+        );
+      }
     }
     let t = this.tables.get(mm);
     if (t === undefined) {
@@ -86,7 +108,7 @@ export class DevicePageTable {
       this.tables.set(mm, t);
     }
     if (!t.has(vpn)) this.count++;
-    t.set(vpn, { frame, write: options.write === true });
+    t.set(vpn, { frame, write });
     const k = this.kernel;
     if (k.trace !== null) {
       k.event(

@@ -5,9 +5,10 @@ import { MmunError } from "../lib/errno.js";
 import type { MmuNotifierEvent } from "../notifier/range.js";
 import { type KernelOptions, SyncKernel } from "../sync/syncKernel.js";
 import type { WaitQueue } from "../sync/waitQueue.js";
-import { type DeviceMm, DevicePageTable } from "./devicePageTable.js";
+import { type DeviceMapping, type DeviceMm, DevicePageTable } from "./devicePageTable.js";
 import type { DevicePrivateOwner } from "./memory.js";
 import { Mm, type MmOptions } from "./mm.js";
+import { PTE_DEVICE_PRIVATE, PTE_PRESENT, PTE_WRITE } from "./pageTable.js";
 import { PhysMem } from "./physMem.js";
 
 export type { KernelOptions } from "../sync/syncKernel.js";
@@ -42,7 +43,7 @@ export class Kernel extends SyncKernel {
     if (typeof name !== "string" || name.length === 0) {
       throw new MmunError("EINVAL", "a device page table needs a non-empty name");
     }
-    const d = new DevicePageTable(this, this.physMem, name);
+    const d = new DevicePageTable(this, this.physMem, name, (mm, vpn) => cpuTranslation(mm, vpn));
     this.devices.push(d);
     return d;
   }
@@ -73,4 +74,12 @@ export class Kernel extends SyncKernel {
     if (owner === undefined) this.deviceOwners.delete(deviceFrame);
     else this.deviceOwners.set(deviceFrame, owner);
   }
+}
+
+/** The CPU's translation of `vpn` in `mm` as a device may hold it: a present page, or a device-private page. */
+function cpuTranslation(mm: DeviceMm, vpn: number): DeviceMapping | undefined {
+  if (!(mm instanceof Mm)) return undefined;
+  const fl = mm.pageTable.flagsAt(vpn);
+  if ((fl & (PTE_PRESENT | PTE_DEVICE_PRIVATE)) === 0) return undefined;
+  return { frame: mm.pageTable.valAt(vpn), write: (fl & PTE_WRITE) !== 0 };
 }

@@ -166,3 +166,33 @@ describe("use-after-free", () => {
     expect(kinds(w.k)).toEqual([]);
   });
 });
+
+describe("a device that publishes a translation the CPU no longer has is reported when it maps", () => {
+  it("mapping the frame a COW replaced (the driver skipped readRetry) is a stale-mapping at map()", async () => {
+    const { k, mm } = world({ failOn: [] });
+    const a = await mm.mmap({ length: PAGE, prot: RW });
+    await mm.read32(a); // the zero page
+    const dev = k.devicePageTable("gpu");
+    const seen = mm.pageTable.valAt(a / PAGE); // what hmmRangeFault returned, before the collision
+    await mm.write32(a, 7); // COW: the PTE now maps a new frame
+    dev.map(mm, a, seen, { write: false });
+    expect(kinds(k)).toEqual(["stale-mapping"]);
+    expect(k.reports[0]?.message).toMatch(
+      /maps .* to frame 0 read-only while the CPU PTE maps frame \d+ writable/,
+    );
+  });
+
+  it("mapping for write a page the CPU maps read-only, or a page not mapped at all, is one too", async () => {
+    const { k, mm } = world({ failOn: [] });
+    const a = await mm.mmap({ length: 2 * PAGE, prot: RW });
+    await mm.write32(a, 1);
+    await mm.mprotect(a, 2 * PAGE, PROT_READ);
+    const dev = k.devicePageTable("gpu");
+    const frame = mm.pageTable.valAt(a / PAGE);
+    dev.map(mm, a, frame, { write: false });
+    expect(kinds(k)).toEqual([]);
+    dev.map(mm, a, frame, { write: true });
+    dev.map(mm, a + PAGE, frame, { write: false });
+    expect(kinds(k)).toEqual(["stale-mapping", "stale-mapping"]);
+  });
+});
