@@ -80,6 +80,18 @@ export class Task {
   error: unknown = undefined;
   /** Number of scheduling points this task passed (its own step counter). */
   steps = 0;
+  /** Times the controlled scheduler gave this task a step (fair scheduling counts them). */
+  scheduled = 0;
+  /**
+   * Fair scheduling: after a spin (`cpuRelax`, `condResched`) the tasks that were runnable then and
+   * must each run a step (or stop being runnable) before this task is chosen again, with their
+   * `scheduled` counts at the spin (`spinSeen`); null when the task does not wait for any.
+   */
+  spinWait: Task[] | null = null;
+  spinSeen: number[] = [];
+  /** Spins in this run, and the scheduling point of the last (for livelock reports). */
+  spins = 0;
+  lastSpin = -1;
   private resolveGate: (() => void) | null = null;
   /** One executor per task, so parking allocates only the promise. */
   private readonly gateExecutor = (resolve: () => void): void => {
