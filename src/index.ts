@@ -24,7 +24,7 @@ export { type DfsOptions, DfsSearch } from "./explore/strategies/dfs.js";
 export { PctChooser, PctSearch } from "./explore/strategies/pct.js";
 export { RandomChooser } from "./explore/strategies/random.js";
 export { ReplayChooser, type ReplayChooserOptions } from "./explore/strategies/replay.js";
-export { decodeToken, encodeToken } from "./explore/token.js";
+export { decodeToken, encodeToken, type TokenOptions } from "./explore/token.js";
 export {
   EAGAIN,
   EBUSY,
