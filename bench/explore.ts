@@ -87,7 +87,10 @@ async function rate(
   workers: number,
   executions: number,
 ) {
-  await explore(scenario, { strategy, executions: Math.min(5000, executions) });
+  // DFS in plain depth-first order, as in a search without a budget (a budget alone would make it
+  // iterative bounding).
+  const plain = strategy === "dfs" ? { iterative: false } : {};
+  await explore(scenario, { strategy, executions: Math.min(5000, executions), ...plain });
   gc();
   let firstAt = 0;
   let firstCount = 0;
@@ -97,6 +100,7 @@ async function rate(
     executions,
     workers,
     seed: 1,
+    ...plain,
     onProgress: (p) => {
       if (firstAt === 0 && p.executions > 0) {
         firstAt = performance.now();

@@ -16,9 +16,14 @@ export interface ExploreOptions {
   seed?: number;
   /**
    * Execution budget (default 1000 for random and PCT, 100000 for DFS). DFS given a budget and no
-   * bound runs iterative delay bounding: bound 0, 1, 2, … until the budget or exhaustion.
+   * bound runs iterative delay bounding (see `iterative`).
    */
   executions?: number;
+  /**
+   * DFS: iterative delay bounding, bound 0, 1, 2, … until the budget or exhaustion (default: when
+   * `executions` is given and neither bound is). False: every schedule in plain depth-first order.
+   */
+  iterative?: boolean;
   /** Scheduling points allowed per execution before it fails as unbounded (default 10000). */
   maxSteps?: number;
   /** DFS: at most this many preemptions per execution (default: unbounded). */
@@ -116,6 +121,9 @@ export function resolveOptions(
   if (preemptionBound !== undefined && delayBound !== undefined) {
     throw new MmunError("EINVAL", "give preemptionBound or delayBound, not both");
   }
+  if (options.iterative === true && (preemptionBound !== undefined || delayBound !== undefined)) {
+    throw new MmunError("EINVAL", "iterative bounding raises the delay bound itself: give it no bound");
+  }
   const fair = options.fair ?? true;
   if (typeof fair !== "boolean") throw new MmunError("EINVAL", `fair must be a boolean, got ${String(fair)}`);
   return {
@@ -127,9 +135,9 @@ export function resolveOptions(
     delayBound,
     iterative:
       strategy === "dfs" &&
-      options.executions !== undefined &&
       preemptionBound === undefined &&
-      delayBound === undefined,
+      delayBound === undefined &&
+      (options.iterative ?? options.executions !== undefined),
     fair,
     pctDepth: positiveInt("pctDepth", options.pctDepth ?? 3),
     pctSteps: options.pctSteps === undefined ? undefined : positiveInt("pctSteps", options.pctSteps),

@@ -264,6 +264,21 @@ describe("iterative bounding (dfs with a budget and no bound) runs bound 0, 1, 2
     expect(r.stats.exhausted).toBe(false);
   });
 
+  it("iterative: false keeps plain depth-first order under a budget; iterative: true needs no budget and no bound", async () => {
+    const sc = independent(3, 3, 2);
+    const plain = await explore(sc, { strategy: "dfs", executions: 50, iterative: false });
+    const all = await explore(sc, { strategy: "dfs" });
+    expect(plain.stats.boundReached).toBeUndefined();
+    expect(plain.failures).toEqual([]);
+    expect(plain.executions).toBe(50);
+    const forced = await explore(sc, { strategy: "dfs", iterative: true });
+    expect(forced.executions).toBe(all.executions);
+    expect(forced.stats.boundReached).toBeGreaterThan(0);
+    await expect(explore(sc, { strategy: "dfs", iterative: true, delayBound: 1 })).rejects.toMatchObject({
+      code: "EINVAL",
+    });
+  });
+
   it("is not used when a bound is given, or without a budget: boundReached is undefined", async () => {
     const sc = independent(2, 2);
     expect((await explore(sc, { strategy: "dfs" })).stats.boundReached).toBeUndefined();
