@@ -47,6 +47,9 @@ export class OutsideWaiter {
   }
 }
 
+/** `spinSeen` of a task that waits for no one (never written: a spin assigns a fresh array). */
+const NOT_SPINNING: number[] = [];
+
 /**
  * One task: an async function spawned on a kernel. Its code runs only while the scheduler has
  * switched to it; at every wait it parks on a gate promise that the scheduler resolves to resume it.
@@ -88,7 +91,7 @@ export class Task {
    * `scheduled` counts at the spin (`spinSeen`); null when the task does not wait for any.
    */
   spinWait: Task[] | null = null;
-  spinSeen: number[] = [];
+  spinSeen: number[] = NOT_SPINNING;
   /** Spins in this run, and the scheduling point of the last (for livelock reports). */
   spins = 0;
   lastSpin = -1;
