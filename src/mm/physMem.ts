@@ -3,9 +3,10 @@
 //
 // A frame is a number. Its metadata lives in parallel typed arrays indexed by it (a `struct page` in
 // about 33 bytes), grown by doubling. Contents are kept only for frames that hold data: a frame's
-// bytes sit in a slot of a pooled arena (256 KiB chunks), assigned on its first write and returned,
+// bytes sit in a slot of a pooled arena (32 KiB chunks), assigned on its first write and returned,
 // zeroed, when the frame is freed; a frame without a slot reads as zeroes. Frame 0 is the shared
-// zero page: never written, never freed.
+// zero page: never written, never freed. The explorer builds a fresh machine for every execution,
+// so an empty one starts small (8 frames, no chunk) and costs little to make.
 //
 // Freed frames are poisoned (state FREED) and queued: allocation reuses the frame freed longest ago
 // only once FREE_RESERVE frames wait, so a device that keeps a freed frame mapped touches a poisoned
@@ -24,10 +25,10 @@ export const FRAME_ZERO = 2;
 export const ZERO_FRAME = 0;
 
 /** Frames a chunk of the contents arena holds. */
-const CHUNK_SLOTS = 64;
+const CHUNK_SLOTS = 8;
 /** Freed frames kept poisoned before their numbers are reused. */
 const FREE_RESERVE = 1024;
-const INITIAL_FRAMES = 1024;
+const INITIAL_FRAMES = 8;
 
 /** What physMem reports for accounting and leak tests. */
 export interface PhysMemStats {

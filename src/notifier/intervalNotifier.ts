@@ -110,9 +110,9 @@ export interface MmuIntervalNotifierOps<M extends NotifierMm = NotifierMm> {
    *
    * Contract: take the driver lock that the read side uses for `readRetry`, call
    * `sub.setSeq(curSeq)` under it, stop all device use of the part of the interval in `range`, and
-   * return true. Sleeping (returning a promise) is allowed only when `range.blockable`; otherwise
-   * return false when the work would need to sleep (the core then fails the invalidation with
-   * -EAGAIN). Returning false in a blockable range is a bug (warned). Never call `remove` or
+   * return true. Sleeping is allowed only when `range.blockable`; otherwise return false when the
+   * work would need to sleep (the core then fails the invalidation with -EAGAIN): a sleep there is
+   * reported as `sleep-in-atomic`. Returning false in a blockable range is a bug (warned). Never call `remove` or
    * `readBegin` from here.
    */
   invalidate(

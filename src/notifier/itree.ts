@@ -25,7 +25,7 @@
 // the error propagates to the caller of the entry point.
 
 import { EAGAIN } from "../lib/errno.js";
-import { isThenable } from "../lib/thenable.js";
+import { isThenable, withFinally } from "../lib/thenable.js";
 import type { MmuIntervalNotifier } from "./intervalNotifier.js";
 import { IN_TREE, PENDING_INSERT, PENDING_REMOVE, UNLINKED } from "./membership.js";
 import { ADDRESS_SPACE_END, describeRange, MmuNotifierEvent, type MmuNotifierRange } from "./range.js";
@@ -196,7 +196,7 @@ function walk(subs: MmuNotifierSubscriptions, range: MmuNotifierRange, i: number
       const sub = tree.valueAt(i);
       if (k.trace !== null) traceCallback(subs, sub, range, cur);
       ctx.syncDepth++;
-      const ret: unknown = sub.ops.invalidate(sub, range, cur);
+      const ret: unknown = callInvalidate(subs, sub, range, cur);
       ctx.syncDepth--;
       if (ret !== true) {
         if (isThenable(ret)) return walkAsync(subs, range, i, cur, ret);
@@ -239,7 +239,7 @@ async function walkAsync(
       if (k.trace !== null) traceCallback(subs, sub, range, cur);
       ctx.syncDepth++;
       try {
-        ret = sub.ops.invalidate(sub, range, cur);
+        ret = callInvalidate(subs, sub, range, cur);
       } finally {
         ctx.syncDepth--;
       }
@@ -248,6 +248,29 @@ async function walkAsync(
   } catch (e) {
     return await endThenRethrow(subs, e);
   }
+}
+
+/**
+ * Calls `sub`'s invalidate callback. For a non-blocking range the call runs inside
+ * `kernel.nonBlockStart/End` (across its promise, if it returns one), so a callback that sleeps
+ * there (a mutex_lock instead of a trylock, a fence wait) is reported as `sleep-in-atomic`. The
+ * kernel wraps only the classic starts (mn_hlist_invalidate_range_start); for interval callbacks it
+ * relies on review, and the sleep shows up as an OOM reaper stuck behind a driver lock. mmun checks
+ * both alike.
+ */
+function callInvalidate(
+  subs: MmuNotifierSubscriptions,
+  sub: MmuIntervalNotifier,
+  range: MmuNotifierRange,
+  cur: number,
+): unknown {
+  if (range.blockable) return sub.ops.invalidate(sub, range, cur);
+  const k = subs.kernel;
+  k.nonBlockStart();
+  return withFinally(
+    () => sub.ops.invalidate(sub, range, cur),
+    () => k.nonBlockEnd(),
+  );
 }
 
 function traceCallback(

@@ -27,10 +27,11 @@
 // write", as the kernel's `__` and `_locked` variants do.)
 //
 // Calling context: the lockdep map "mmu_notifier_invalidate_range_start" is held (per task) across
-// every start and end, as the kernel's wrappers do; classic callbacks of a non-blocking range run
-// inside kernel.nonBlockStart/End, so sleeping there is reported; interval callbacks are not wrapped
-// (the kernel does not wrap them either). Who is inside a walk is tracked (callbackContext.ts) so that
-// readBegin/remove from a callback is reported as a deadlock instead of hanging.
+// every start and end, as the kernel's wrappers do; callbacks of a non-blocking range run inside
+// kernel.nonBlockStart/End, so sleeping there is reported (the kernel wraps the classic starts only;
+// mmun wraps the interval callbacks too, itree.ts says why). Who is inside a walk is tracked
+// (callbackContext.ts) so that readBegin/remove from a callback is reported as a deadlock instead of
+// hanging.
 
 import { IntervalTree } from "../lib/intervalTree.js";
 import type { LockMap } from "../sync/lockMap.js";
