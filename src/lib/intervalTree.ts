@@ -16,9 +16,11 @@
 import { MmunError } from "./errno.js";
 import { checkInterval, show } from "./interval.js";
 import { IntervalTreeNodes } from "./intervalTreeNodes.js";
-import { INNER_CAP, LEAF_BITS, LEAF_CAP, NIL } from "./intervalTreePools.js";
-import { KeyDirectory, NONE } from "./keyDirectory.js";
+import { NODE_LAYOUT } from "./intervalTreePools.js";
+import { KeyDirectory } from "./keyDirectory.js";
 import { lowerBound, upperBound } from "./sortedSearch.js";
+
+const { NIL, NONE, LEAF_BITS, LEAF_CAP, INNER_CAP } = NODE_LAYOUT;
 
 /** Cursors locate() tries before searching the leaf: a handle's hint and the PROBES - 1 below it. */
 const PROBES = 4;
@@ -218,7 +220,7 @@ export class IntervalTree<T> extends IntervalTreeNodes<T> {
     const lCount = this.lCount;
     let out: T[] | undefined; // set when the results outgrow HITS
     let k = 0;
-    let i = this.keys.cursor(start);
+    let i = this.keys.cursor(start, this.count);
     if (i === NONE) return [];
     if (i !== NIL) {
       const lNext = this.lNext;
@@ -311,7 +313,7 @@ export class IntervalTree<T> extends IntervalTreeNodes<T> {
 
   /** @internal firstIndex() for a query already validated. */
   firstIndexOf(start: number, last: number): number {
-    let j = this.keys.cursor(start);
+    let j = this.keys.cursor(start, this.count);
     if (j === NONE) return NIL;
     if (j === NIL) return this.descend(start, last);
     // Scan to the first entry ending at or after start (or to one starting after last: then nothing

@@ -5,15 +5,7 @@
 
 import { isKey } from "./interval.js";
 import type { IntervalTree } from "./intervalTree.js";
-import {
-  INNER_CAP,
-  INNER_MIN,
-  type IntervalTreeView,
-  LEAF_BITS,
-  LEAF_CAP,
-  LEAF_MIN,
-  NIL,
-} from "./intervalTreePools.js";
+import { type IntervalTreeView, NODE_LAYOUT } from "./intervalTreePools.js";
 import {
   DIR_CURRENT,
   DIR_DECLINED,
@@ -29,6 +21,8 @@ import {
   type KeyDirectoryView,
   SEG_FIELDS,
 } from "./keyDirectory.js";
+
+const { NIL, LEAF_BITS, LEAF_CAP, LEAF_MIN, INNER_CAP, INNER_MIN } = NODE_LAYOUT;
 
 /** @internal Node capacities and minimum fills, for tests that check the tree's shape. */
 export const INTERVAL_TREE_LAYOUT = {

@@ -7,16 +7,10 @@
 // (keyDirectory.ts) of entries that move between leaves through its hooks. The layout and the pools
 // are in intervalTreePools.ts.
 
-import {
-  INNER_CAP,
-  INNER_MIN,
-  IntervalTreePools,
-  LEAF_BITS,
-  LEAF_CAP,
-  LEAF_MIN,
-  NIL,
-} from "./intervalTreePools.js";
+import { IntervalTreePools, NODE_LAYOUT } from "./intervalTreePools.js";
 import { prefixMax, upperBound } from "./sortedSearch.js";
+
+const { NIL, LEAF_BITS, LEAF_CAP, LEAF_MIN, INNER_CAP, INNER_MIN } = NODE_LAYOUT;
 
 /** Two leaves merge when together they hold at most this many entries, else they share evenly. */
 const LEAF_MERGE = (LEAF_CAP * 3) / 4;

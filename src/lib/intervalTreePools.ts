@@ -16,18 +16,25 @@
 import { MmunError } from "./errno.js";
 import type { KeyDirectory, KeyDirectoryView } from "./keyDirectory.js";
 
-/** @internal No node, no cursor. */
-export const NIL = -1;
-/** @internal A leaf holds 2^LEAF_BITS entries at most. */
-export const LEAF_BITS = 5;
-/** @internal */
-export const LEAF_CAP = 1 << LEAF_BITS;
-/** @internal A non-root leaf below this many entries borrows from or merges with a sibling. */
-export const LEAF_MIN = LEAF_CAP / 4;
-/** @internal Children of an inner node at most. */
-export const INNER_CAP = 64;
-/** @internal */
-export const INNER_MIN = INNER_CAP / 4;
+/** No node, no cursor. */
+const NIL = -1;
+/** KeyDirectory.cursor(): no entry ends at or after the query's start (the answer is empty). */
+const NONE = -2;
+/** A leaf holds 2^LEAF_BITS entries at most. */
+const LEAF_BITS = 5;
+const LEAF_CAP = 1 << LEAF_BITS;
+/** A non-root leaf below this many entries borrows from or merges with a sibling. */
+const LEAF_MIN = LEAF_CAP / 4;
+/** Children of an inner node at most. */
+const INNER_CAP = 64;
+const INNER_MIN = INNER_CAP / 4;
+/**
+ * @internal The node layout and the cursor sentinels. A module takes the ones it uses into local
+ * consts (`const { LEAF_CAP, NIL } = NODE_LAYOUT;`): optimized code reads a module's own const
+ * cheaply, but loads an imported binding through its module cell at every use, and the hot loops
+ * use these at every step ("Module constants" in docs/performance.md).
+ */
+export const NODE_LAYOUT = { NIL, NONE, LEAF_BITS, LEAF_CAP, LEAF_MIN, INNER_CAP, INNER_MIN } as const;
 /** Leaves allocated up front (an empty tree takes about 4 KB of pools; they grow on demand). */
 const INITIAL_LEAVES = 2;
 /** Leaf capacity below which the pools are never compacted (64 leaves hold up to 2048 entries). */

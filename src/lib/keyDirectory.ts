@@ -33,10 +33,9 @@
 // the constants: docs/architecture.md ("The key directory") and docs/performance.md.
 
 import type { IntervalTreeNodes } from "./intervalTreeNodes.js";
-import { growI32, LEAF_BITS, LEAF_CAP, NIL } from "./intervalTreePools.js";
+import { growI32, NODE_LAYOUT } from "./intervalTreePools.js";
 
-/** @internal cursor(): no entry ends at or after the query's start. */
-export const NONE = -2;
+const { NIL, NONE, LEAF_BITS, LEAF_CAP } = NODE_LAYOUT;
 /** @internal A bucket whose forward scan could pass more entries than this holds NIL (descend). */
 export const DIR_MAX_SCAN = 48;
 /** Quiet queries that build the directory: size / 2^DIR_QUIET_SHIFT + DIR_QUIET_MIN (times the backoff). */
@@ -278,11 +277,11 @@ export class KeyDirectory {
   // ---- queries ----
 
   /**
-   * Where a query starting at `start` scans from: a cursor, NIL to descend from the root, or NONE when
-   * nothing ends at or after start. Counts the query, and builds the directory when that is due.
+   * Where a query starting at `start` in a tree of `size` entries scans from: a cursor, NIL to descend
+   * from the root, or NONE when nothing ends at or after start. Counts the query, and builds the
+   * directory when that is due.
    */
-  cursor(start: number): number {
-    const size = this.nodes.count;
+  cursor(start: number, size: number): number {
     if (size === 0) return NONE;
     const state = this.state;
     if (state !== DIR_CURRENT) {
