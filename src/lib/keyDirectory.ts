@@ -114,7 +114,7 @@ export interface KeyDirectoryView {
 
 /** @internal The key directory of one tree (see the top of the file). */
 export class KeyDirectory {
-  /** One of DirState. */
+  /** One of DIR_NONE, DIR_DECLINED, DIR_CURRENT, DIR_KEPT, DIR_DUE. */
   state: number = DIR_NONE;
   /** The tree's version at the build (current while the tree is still at it: checked). */
   builtAt = -1;
