@@ -31,6 +31,35 @@ export {
   HMM_DMIRROR_WRITE,
   type HmmDmirrorCmd,
 } from "./drivers/dmirror/uapi.js";
+// The driver patterns (kernel-spec §5), each a real mirror driver on this public API: docs/guide.md.
+export {
+  CmdqMirror,
+  type CmdqOptions,
+  CommandQueue,
+  type DeviceCommand,
+  OdpRegion,
+} from "./drivers/patterns/cmdq.js";
+export {
+  type AccessResult,
+  type DeviceAccess,
+  type FaultingMirror,
+  MirrorDevice,
+} from "./drivers/patterns/device.js";
+export {
+  FenceDriver,
+  type FenceOptions,
+  type GpuJob,
+  GpuScheduler,
+  UserptrBo,
+} from "./drivers/patterns/fence.js";
+export {
+  FAULT_WINDOW_PAGES,
+  type MirrorHooks,
+  type MirrorRangeSpec,
+  PtlockMirror,
+  type PtlockOptions,
+  PtlockRange,
+} from "./drivers/patterns/ptlock.js";
 // The explorer (DESIGN.md §3.7).
 export {
   DEFAULT_MAX_STEPS,
@@ -96,6 +125,7 @@ export {
   type DeviceMm,
   DevicePageTable,
 } from "./mm/devicePageTable.js";
+export { GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT, gfpflagsAllowBlocking, mightAlloc } from "./mm/gfp.js";
 // Address spaces and the root Kernel (the mm layer's Kernel extends SyncKernel with createMm).
 export { Kernel, type KernelOptions } from "./mm/kernel.js";
 export type { MadviseAdvice } from "./mm/madvise.js";

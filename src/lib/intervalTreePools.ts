@@ -37,6 +37,13 @@ const INNER_MIN = INNER_CAP / 4;
 export const NODE_LAYOUT = { NIL, NONE, LEAF_BITS, LEAF_CAP, LEAF_MIN, INNER_CAP, INNER_MIN } as const;
 /** Leaves allocated up front (an empty tree takes about 4 KB of pools; they grow on demand). */
 const INITIAL_LEAVES = 2;
+/** The first leaf pools' layout in their shared buffer: three f64 pools, then four i32 pools. */
+const F64_POOL = INITIAL_LEAVES * LEAF_CAP * 8;
+const I32_AT = 3 * F64_POOL;
+const FIRST_POOLS_BYTES = I32_AT + 4 * 4 * INITIAL_LEAVES;
+/** The inner pools of a tree that has no inner node yet (never written: allocInner replaces them). */
+const NO_F64 = new Float64Array(0);
+const NO_I32 = new Int32Array(0);
 /** Leaf capacity below which the pools are never compacted (64 leaves hold up to 2048 entries). */
 const SHRINK_FLOOR = 64;
 /** Cursors are flat leaf indices and must stay int32. */
@@ -105,13 +112,17 @@ export interface IntervalTreeView<T> {
  * internal.
  */
 export abstract class IntervalTreePools<T> {
-  // Leaves: entry fields at leaf * LEAF_CAP + i, node fields at leaf.
+  /** The buffer the first leaf pools share (see below); dropped from use once they grow. */
+  private readonly firstPools = new ArrayBuffer(FIRST_POOLS_BYTES);
+  // Leaves: entry fields at leaf * LEAF_CAP + i, node fields at leaf. The first pools are views of one
+  // buffer (an empty tree costs one backing store, not seven: a tree is made per address space, and
+  // the explorer makes a fresh machine per execution); growth gives each pool its own.
   /** @internal */
-  lStart = new Float64Array(INITIAL_LEAVES * LEAF_CAP);
+  lStart: Float64Array = new Float64Array(this.firstPools, 0, INITIAL_LEAVES * LEAF_CAP);
   /** @internal */
-  lLast = new Float64Array(INITIAL_LEAVES * LEAF_CAP);
+  lLast: Float64Array = new Float64Array(this.firstPools, F64_POOL, INITIAL_LEAVES * LEAF_CAP);
   /** @internal */
-  lSeq = new Float64Array(INITIAL_LEAVES * LEAF_CAP);
+  lSeq: Float64Array = new Float64Array(this.firstPools, 2 * F64_POOL, INITIAL_LEAVES * LEAF_CAP);
   /**
    * @internal Values by cursor; slots past a leaf's count hold undefined (or were never written). The
    * array is never resized by hand: writes just past its end let V8 grow it natively, which is cheaper
@@ -120,37 +131,40 @@ export abstract class IntervalTreePools<T> {
    */
   lVal: (T | undefined)[] = [];
   /** @internal */
-  lCount = new Int32Array(INITIAL_LEAVES);
+  lCount: Int32Array = new Int32Array(this.firstPools, I32_AT, INITIAL_LEAVES);
   /** @internal */
-  lParent = new Int32Array(INITIAL_LEAVES).fill(NIL);
+  lParent: Int32Array = new Int32Array(this.firstPools, I32_AT + 4 * INITIAL_LEAVES, INITIAL_LEAVES).fill(
+    NIL,
+  );
   /** @internal Index of the leaf among its parent's children. */
-  lPos = new Int32Array(INITIAL_LEAVES);
+  lPos: Int32Array = new Int32Array(this.firstPools, I32_AT + 8 * INITIAL_LEAVES, INITIAL_LEAVES);
   /** @internal Next leaf in order, or NIL. */
-  lNext = new Int32Array(INITIAL_LEAVES).fill(NIL);
+  lNext: Int32Array = new Int32Array(this.firstPools, I32_AT + 12 * INITIAL_LEAVES, INITIAL_LEAVES).fill(NIL);
   /** @internal */
   leafUsed = 0;
   /** @internal */
   leafFree: number[] = [];
 
   // Inner nodes: child fields at node * INNER_CAP + c, node fields at node.
+  // Empty until the root first splits: most trees of a small world never need an inner node.
   /** @internal */
-  iMin = new Float64Array(INNER_CAP);
+  iMin: Float64Array = NO_F64;
   /** @internal Seq of the entry holding the child's least start (the first entry of its subtree). */
-  iMinSeq = new Float64Array(INNER_CAP);
+  iMinSeq: Float64Array = NO_F64;
   /** @internal */
-  iMax = new Float64Array(INNER_CAP);
+  iMax: Float64Array = NO_F64;
   /** @internal */
-  iPm = new Float64Array(INNER_CAP);
+  iPm: Float64Array = NO_F64;
   /** @internal */
-  iChild = new Int32Array(INNER_CAP);
+  iChild: Int32Array = NO_I32;
   /** @internal */
-  iCount = new Int32Array(1);
+  iCount: Int32Array = NO_I32;
   /** @internal */
-  iParent = new Int32Array(1).fill(NIL);
+  iParent: Int32Array = NO_I32;
   /** @internal */
-  iPos = new Int32Array(1);
+  iPos: Int32Array = NO_I32;
   /** @internal 1 when the children are leaves, else one more than the children's height. */
-  iHeight = new Int32Array(1);
+  iHeight: Int32Array = NO_I32;
   /** @internal */
   innerUsed = 0;
   /** @internal */
@@ -204,7 +218,7 @@ export abstract class IntervalTreePools<T> {
     const n = this.innerFree.pop();
     if (n !== undefined) return n;
     if (this.innerUsed === this.iCount.length) {
-      const cap = this.iCount.length * 2;
+      const cap = Math.max(1, this.iCount.length * 2);
       this.iMin = growF64(this.iMin, cap * INNER_CAP);
       this.iMinSeq = growF64(this.iMinSeq, cap * INNER_CAP);
       this.iMax = growF64(this.iMax, cap * INNER_CAP);

@@ -3,10 +3,10 @@
 //
 // A frame is a number. Its metadata lives in parallel typed arrays indexed by it (a `struct page` in
 // about 33 bytes), grown by doubling. Contents are kept only for frames that hold data: a frame's
-// bytes sit in a slot of a pooled arena (32 KiB chunks), assigned on its first write and returned,
+// bytes sit in a slot of a pooled arena (256 KiB chunks, the first one grown from one page), assigned on its first write and returned,
 // zeroed, when the frame is freed; a frame without a slot reads as zeroes. Frame 0 is the shared
 // zero page: never written, never freed. The explorer builds a fresh machine for every execution,
-// so an empty one starts small (8 frames, no chunk) and costs little to make.
+// so an empty one starts small (8 frames, no contents) and costs little to make.
 //
 // Freed frames are poisoned (state FREED) and queued: allocation reuses the frame freed longest ago
 // only once FREE_RESERVE frames wait, so a device that keeps a freed frame mapped touches a poisoned
@@ -25,7 +25,7 @@ export const FRAME_ZERO = 2;
 export const ZERO_FRAME = 0;
 
 /** Frames a chunk of the contents arena holds. */
-const CHUNK_SLOTS = 8;
+const CHUNK_SLOTS = 64;
 /** Freed frames kept poisoned before their numbers are reused. */
 const FREE_RESERVE = 1024;
 const INITIAL_FRAMES = 8;
@@ -202,15 +202,28 @@ export class PhysMem {
 
   private newSlot(): number {
     const s = this.slotsUsed++;
-    if (s >= this.chunks.length * CHUNK_SLOTS) {
-      this.chunks.push(new Uint8Array(CHUNK_SLOTS * this.pageSize));
-      const n = this.chunks.length * CHUNK_SLOTS;
+    if (s >= this.dirtyLo.length) {
+      // Capacity doubles (1, 2, 4, ... slots, then a chunk at a time): a small machine, which the
+      // explorer builds for every execution, allocates one page of contents, not a whole chunk.
+      const n = Math.min(Math.max(1, this.dirtyLo.length * 2), this.dirtyLo.length + CHUNK_SLOTS);
       const lo = new Int32Array(n).fill(this.pageSize);
       lo.set(this.dirtyLo);
       const hi = new Int32Array(n);
       hi.set(this.dirtyHi);
       this.dirtyLo = lo;
       this.dirtyHi = hi;
+    }
+    // The slot's chunk exists and is long enough, or is made (or grown: only the first chunk starts
+    // short) so.
+    const c = Math.floor(s / CHUNK_SLOTS);
+    const need = ((s % CHUNK_SLOTS) + 1) * this.pageSize;
+    const chunk = this.chunks[c];
+    if (chunk === undefined || chunk.length < need) {
+      const len =
+        chunk === undefined && c > 0 ? CHUNK_SLOTS * this.pageSize : Math.max(need, 2 * (chunk?.length ?? 0));
+      const grown = new Uint8Array(Math.min(len, CHUNK_SLOTS * this.pageSize));
+      if (chunk !== undefined) grown.set(chunk);
+      this.chunks[c] = grown;
     }
     return s;
   }

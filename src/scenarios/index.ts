@@ -1,6 +1,7 @@
 // The registry of built-in scenarios: what `mmun list` shows, `mmun check <name>` runs and
-// `mmun demo` explores: the classic concurrency bugs, the notifier's own protocol, and the dmirror
-// device's READ racing the mm.
+// `mmun demo` explores: the classic concurrency bugs, the notifier's own protocol, the dmirror
+// device's READ racing the mm, and the driver patterns (ptlock, cmdq, fence) with their broken
+// variants racing the mm's workloads.
 
 import type { Scenario } from "../explore/scenario.js";
 import type { Kernel } from "../mm/kernel.js";
@@ -29,6 +30,10 @@ import {
   readerVsInvalidations,
   readerVsOneWriter,
 } from "./notifier/readerVsInvalidations.js";
+import { brokenScenarios } from "./patterns/broken.js";
+import { cmdqVs } from "./patterns/cmdq.js";
+import { fenceVs } from "./patterns/fence.js";
+import { ptlockRangesVsMunmap, ptlockVs, ptlockVsStream } from "./patterns/ptlock.js";
 
 /** Every built-in scenario, broken and correct, in display order. */
 export const builtinScenarios: readonly Scenario<unknown, Kernel>[] = [
@@ -64,7 +69,20 @@ export const builtinScenarios: readonly Scenario<unknown, Kernel>[] = [
   forkVsWrite,
   mirrorVsMunmap,
   mirrorZapsOnlyUnmap,
+  ...patternScenarios(),
 ];
+
+/** The driver patterns against every workload, then every broken variant (scenarios/patterns/). */
+function patternScenarios(): Scenario<unknown, Kernel>[] {
+  return [
+    ...ptlockVs,
+    ptlockRangesVsMunmap,
+    ptlockVsStream,
+    ...cmdqVs,
+    ...fenceVs,
+    ...brokenScenarios,
+  ] as Scenario<unknown, Kernel>[];
+}
 
 /** The built-in scenario named `name`, or undefined. */
 export function builtinScenario(name: string): Scenario<unknown, Kernel> | undefined {

@@ -48,10 +48,12 @@ export const setSeqOutsideLock = ptlockScenario(
   "broken/set-seq-outside-lock",
   "ptlock whose invalidate callback calls setSeq after releasing the driver lock, racing mprotect: a " +
     "fault takes the lock in between, still sees the old sequence, and maps writable a page the CPU " +
-    "made read-only (stale-mapping).",
+    "made read-only (stale-mapping). It takes 3 preemptions (the fault stopped before its lock, the " +
+    "callback stopped between unlock and setSeq, the fault stopped after programming), so DFS runs " +
+    "within 3 and PCT needs depth 4.",
   SetSeqOutsideLock,
   mprotect,
-  { expect: "stale-mapping", module },
+  { expect: "stale-mapping", module, preemptionBound: 3 },
 );
 
 export const staleSeq = ptlockScenario(
