@@ -7,7 +7,7 @@
 //
 // A ```sh block runs each `npx mmun ...` line with the command line from source, in order, in a
 // scratch directory holding the module the guides call ./race.ts and ./my-scenarios.ts (the
-// explorer guide's example). A line must not be a usage error (exit status 2); every line but
+// explorer guide's example) and ./my-driver.ts (the driver guide's). A line must not be a usage error (exit status 2); every line but
 // `check` (which exits 1 when it finds the failure it is shown for) must exit 0, so a `replay` line
 // must reproduce. Lines that run npm itself (the quick start, the benchmarks) are left to CI, which
 // runs the quick start.
@@ -95,6 +95,15 @@ function exampleModule(): string {
     .split("\nconst result")[0] as string;
 }
 
+/** The driver guide's example module (its block starting `// my-driver.ts`), without the checks after it. */
+function guideDriver(): string {
+  const ts = blocks("docs/guide.md").find((b) => b.lang === "ts" && b.code.startsWith("// my-driver.ts"));
+  if (ts === undefined) throw new Error("docs/guide.md lost its example driver");
+  return ts.code
+    .replace(/from "mmun"/g, `from ${JSON.stringify(index)}`)
+    .split("\nconst checked")[0] as string;
+}
+
 /** `npx mmun a b "c d"` -> ["a", "b", "c d"] (the quoting the guides use). */
 function words(line: string): string[] {
   const out: string[] = [];
@@ -135,6 +144,7 @@ describe.each(docs)("%s: its code blocks run as written", (file) => {
       const cwd = mkdtempSync(join(scratch, "sh-"));
       writeFileSync(join(cwd, "race.ts"), exampleModule());
       writeFileSync(join(cwd, "my-scenarios.ts"), exampleModule());
+      writeFileSync(join(cwd, "my-driver.ts"), guideDriver());
       let ran = 0;
       for (const b of sh) {
         for (const raw of b.code.split("\n")) {

@@ -87,6 +87,11 @@ export const calm = defineScenario({
 });
 `,
   );
+  // The driver guide's example: a mirror driver of the user's own, against the installed "mmun".
+  const guide = readFileSync(join(root, "docs/guide.md"), "utf8");
+  const driver = /^```ts\n(\/\/ my-driver\.ts\n[\s\S]*?)^```$/m.exec(guide)?.[1];
+  if (driver === undefined) throw new Error("docs/guide.md lost its example driver");
+  writeFileSync(join(app, "my-driver.ts"), driver.split("\nconst checked")[0] as string);
   writeFileSync(join(app, "helper.ts"), "export function bump(w: { n: number }): void { w.n += 1; }\n");
   writeFileSync(join(app, "bad.ts"), "export const a: number = 1;\nexport const b = ;\n");
   writeFileSync(join(app, "bad.mjs"), "export const a = 1;\n\nexport const b = ;\n");
@@ -153,6 +158,23 @@ describe("the npm package", () => {
     const workers = await sh("npx mmun check ./race.ts#my/race --workers 2");
     expect(workers.stdout).toMatch(/FAIL check/);
     expect(workers.code).toBe(1);
+  }, 120_000);
+
+  it("the installed mmun checks a user's own driver (docs/guide.md's my-driver.ts, TypeScript, importing mmun), and its printed replay command works as printed", async () => {
+    const list = await sh("npx mmun list ./my-driver.ts");
+    expect(list.stdout).toMatch(/^my\/driver-vs-mprotect /m);
+    expect(list.stdout).toMatch(/^my\/driver-without-retry /m);
+    const good = await sh("npx mmun check ./my-driver.ts#my/driver-vs-mprotect --strategy dfs");
+    expect(good.stdout).toMatch(/no failure found/);
+    expect(good.code).toBe(0);
+    const bad = await sh("npx mmun check ./my-driver.ts#my/driver-without-retry");
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/FAIL stale-mapping/);
+    const printed = /replay: (npx mmun replay .*)$/m.exec(bad.stdout)?.[1];
+    expect(printed).toMatch(/^npx mmun replay \.\/my-driver\.ts#my\/driver-without-retry \S+$/);
+    const again = await sh(printed as string);
+    expect(again.stdout).toMatch(/reproduced: same schedule, same failure, same step/);
+    expect(again.code).toBe(0);
   }, 120_000);
 
   it("the installed mmun reports a scenario module's syntax error at its file and line", async () => {
