@@ -2,12 +2,18 @@
 // the order violation, against fast-check's scheduler (fc.scheduler) running the same logic; then,
 // per search (random, PCT, DFS with preemption bound 2, DFS with delay bound 2, iterative delay
 // bounding), executions to the first failure on every broken built-in and schedules to exhaust
-// every correct one.
+// every correct one (the driver patterns aside); then the ptlock pattern against munmap: executions/s
+// per strategy, and time to the first failure of two broken ptlock drivers racing the same munmap.
 
 import fc from "fast-check";
+import { InvalidateNoZap } from "../src/drivers/broken/invalidateNoZap.js";
+import { NoSetSeq } from "../src/drivers/broken/noSetSeq.js";
 import { type ExploreOptions, explore, type StrategyName } from "../src/explore/explore.js";
 import { orderViolation } from "../src/scenarios/classic/orderViolation.js";
 import { builtinScenarios } from "../src/scenarios/index.js";
+import { ptlockScenario } from "../src/scenarios/patterns/mirrorWorld.js";
+import { ptlockVs } from "../src/scenarios/patterns/ptlock.js";
+import { WORKLOADS } from "../src/scenarios/patterns/workloads.js";
 import { fmt, fmtRatio, gc, printTable } from "./harness.js";
 import { lockPairs2, lockPairs3 } from "./referenceScenarios.js";
 
@@ -121,6 +127,11 @@ function median(xs: number[]): number {
 
 export async function main(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
+  // --patterns: only section 5 (the driver patterns).
+  if (args.includes("--patterns")) {
+    await patterns(quick);
+    return;
+  }
   const execs = quick ? 20_000 : 100_000;
   const fcRuns = quick ? 2_000 : 10_000;
   // 1. Executions per second on the reference scenarios.
@@ -213,6 +224,85 @@ export async function main(args: string[]): Promise<void> {
     ttf,
   );
   await searches(quick);
+  await patterns(quick);
+}
+
+/** The driver patterns' scenarios (measured by `patterns`, not by `searches`). */
+const PATTERN = /^(ptlock|cmdq|fence|broken)\//;
+
+/**
+ * 5. The ptlock pattern (drivers/patterns/ptlock.ts) against munmap: executions/s per strategy (steady
+ * state, as in 1.), and executions and time to the first failure of two broken ptlock drivers racing
+ * the same munmap (the callback that forgets setSeq; the one that forgets to zap), median over seeds.
+ */
+async function patterns(quick: boolean): Promise<void> {
+  const correct = ptlockVs.find((s) => s.name === "ptlock/vs-munmap");
+  if (correct === undefined) throw new Error("ptlock/vs-munmap is gone");
+  const execs = quick ? 10_000 : 50_000;
+  const rows: string[][] = [];
+  for (const strategy of ["random", "pct", "dfs"] as const) {
+    const r = await rate(correct as unknown as typeof lockPairs2, strategy, 1, execs);
+    rows.push([
+      "ptlock/vs-munmap",
+      strategy === "dfs" ? "dfs (plain order)" : strategy,
+      fmt(r.executions),
+      fmt(r.whole),
+      fmt(r.steady),
+    ]);
+  }
+  printTable(
+    "ptlock pattern vs munmap: executions/s (DFS enumerates every schedule, then stops)",
+    ["scenario", "strategy", "executions", "whole run", "steady"],
+    rows,
+  );
+  const module = import.meta.url;
+  const broken = [
+    ptlockScenario("bench/no-set-seq-vs-munmap", "NoSetSeq racing munmap", NoSetSeq, WORKLOADS.munmap, {
+      expect: "stale-mapping",
+      module,
+    }),
+    ptlockScenario(
+      "bench/invalidate-no-zap-vs-munmap",
+      "InvalidateNoZap racing munmap",
+      InvalidateNoZap,
+      WORKLOADS.munmap,
+      {
+        expect: "stale-mapping",
+        module,
+      },
+    ),
+  ];
+  const seeds = quick ? [0, 1, 2] : [0, 1, 2, 3, 4, 5, 6];
+  const ttf: string[][] = [];
+  for (const scenario of broken) {
+    for (const [label, options] of SEARCHES) {
+      const seeded = options.strategy !== "dfs";
+      const times: number[] = [];
+      const found: number[] = [];
+      const kinds = new Set<string>();
+      for (const seed of seeded ? seeds : [0]) {
+        const t0 = performance.now();
+        const r = await explore(scenario, { ...options, seed, executions: 10_000 });
+        times.push(performance.now() - t0);
+        const f = r.failures[0];
+        found.push(f === undefined ? Number.POSITIVE_INFINITY : f.execution + 1);
+        if (f !== undefined) kinds.add(f.kind);
+      }
+      const m = median(found);
+      ttf.push([
+        scenario.name,
+        label,
+        Number.isFinite(m) ? fmt(m) : "none in 10,000",
+        median(times).toFixed(1),
+        [...kinds].join(", "),
+      ]);
+    }
+  }
+  printTable(
+    `Broken ptlock drivers vs munmap: time to the first failure (random and pct: median over seeds ${seeds.join(",")})`,
+    ["scenario", "search", "executions to failure", "ms", "found as"],
+    ttf,
+  );
 }
 
 /** The searches compared on the built-ins. */
@@ -233,7 +323,7 @@ async function searches(quick: boolean): Promise<void> {
   const budget = quick ? 2000 : 10_000;
   const seeds = quick ? [0, 1, 2] : [0, 1, 2, 3, 4];
   const found: string[][] = [];
-  for (const scenario of builtinScenarios.filter((s) => s.expect !== "pass")) {
+  for (const scenario of builtinScenarios.filter((s) => s.expect !== "pass" && !PATTERN.test(s.name))) {
     const row = [scenario.name];
     for (const [, options] of SEARCHES) {
       const seeded = options.strategy !== "dfs";
@@ -256,7 +346,7 @@ async function searches(quick: boolean): Promise<void> {
   const cap = quick ? 5000 : 20_000;
   const dfs = SEARCHES.filter(([, o]) => o.strategy === "dfs");
   const exhaust: string[][] = [];
-  for (const scenario of builtinScenarios.filter((s) => s.expect === "pass")) {
+  for (const scenario of builtinScenarios.filter((s) => s.expect === "pass" && !PATTERN.test(s.name))) {
     const row = [scenario.name];
     for (const [, options] of dfs) {
       const r = await explore(scenario, { ...options, executions: cap });

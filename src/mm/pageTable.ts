@@ -99,9 +99,11 @@ export class PageTable {
       pud[hi & 511] = pmd;
       this.uppers++;
     }
+    // One backing store for both arrays (a leaf is made per address space and execution).
+    const buf = new ArrayBuffer(PTRS_PER_TABLE * 5);
     const leaf: PteTable = {
-      val: new Int32Array(PTRS_PER_TABLE),
-      flags: new Uint8Array(PTRS_PER_TABLE),
+      val: new Int32Array(buf, 0, PTRS_PER_TABLE),
+      flags: new Uint8Array(buf, PTRS_PER_TABLE * 4, PTRS_PER_TABLE),
       base: vpn - (lo & 511),
       used: 0,
     };

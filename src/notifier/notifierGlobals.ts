@@ -30,11 +30,15 @@ export interface NotifierGlobals {
   warnedBothHooks: boolean;
 }
 
-const perKernel = new WeakMap<SyncKernel, NotifierGlobals>();
+// Kept on the kernel itself: a WeakMap keyed by a kernel keeps its values, and everything they
+// reach, alive through every young-generation GC (V8 treats the entries of an old table as strong
+// there), and the explorer makes a kernel per execution: that made most of its garbage survive.
+const GLOBALS: unique symbol = Symbol("mmu notifier globals");
 
 /** The notifier globals of `kernel` (created on first use). */
 export function notifierGlobals(kernel: SyncKernel): NotifierGlobals {
-  let g = perKernel.get(kernel);
+  const k = kernel as SyncKernel & { [GLOBALS]?: NotifierGlobals };
+  let g = k[GLOBALS];
   if (g === undefined) {
     g = {
       srcu: kernel.srcu("mmu_notifier_srcu"),
@@ -42,7 +46,7 @@ export function notifierGlobals(kernel: SyncKernel): NotifierGlobals {
       fsReclaim: kernel.lockMap(FS_RECLAIM_MAP),
       warnedBothHooks: false,
     };
-    perKernel.set(kernel, g);
+    k[GLOBALS] = g;
   }
   return g;
 }

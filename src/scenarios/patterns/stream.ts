@@ -25,7 +25,9 @@ interface Stream {
   wq: WaitQueue;
 }
 
-const streams = new WeakMap<ProcessWorld, Stream>();
+/** Where the stream keeps its state on the world (a property, not a WeakMap keyed by a per-execution object). */
+const STREAM: unique symbol = Symbol("invalidation stream");
+type Streamed = ProcessWorld & { [STREAM]?: Stream };
 
 /**
  * The workload "stream": MADV_DONTNEED of the buffer each time a fault reaches its window, until the
@@ -38,7 +40,7 @@ export const streamWorkload = {
   busy: true,
   attach(w: StreamTarget, k: Kernel): void {
     const s: Stream = { active: true, window: false, wq: k.waitQueue("invalidation stream") };
-    streams.set(w, s);
+    (w as Streamed)[STREAM] = s;
     w.driver.hooks.afterRangeFault = () => {
       if (!s.active) return undefined;
       s.window = true;
@@ -48,7 +50,7 @@ export const streamWorkload = {
   },
   async run(p: ProcessWorld, k: Kernel): Promise<void> {
     const w = p as StreamTarget;
-    const s = streams.get(w);
+    const s = (w as Streamed)[STREAM];
     if (s === undefined) throw new Error("the stream workload was not attached in setup");
     const done = () => w.device.results.length !== 0;
     for (;;) {
