@@ -38,6 +38,10 @@ describe("a failing execution stops at its failure, credited to the task that ca
         const found = await explore(scenario, {
           strategy,
           ...(strategy === "dfs" ? { executions: 10_000 } : {}),
+          // PCT at the depth the scenario's bug needs (one more than its preemption bound).
+          ...(strategy === "pct" && (scenario.preemptionBound ?? 2) > 2
+            ? { pctDepth: (scenario.preemptionBound as number) + 1 }
+            : {}),
         });
         const f = found.failures[0];
         expect(f?.kind).toBe(scenario.expect);
