@@ -250,8 +250,12 @@ async function patterns(quick: boolean): Promise<void> {
       fmt(r.steady),
     ]);
   }
+  // The reference in the same run (machine load moves absolute figures; the ratio holds).
+  const ref = await rate(lockPairs2, "random", 1, execs * 2);
+  rows.push(["2 tasks x 10 lock/unlock", "random", fmt(ref.executions), fmt(ref.whole), fmt(ref.steady)]);
+  const ptlockRandom = Number((rows[0]?.[4] ?? "0").replace(/,/g, ""));
   printTable(
-    "ptlock pattern vs munmap: executions/s (DFS enumerates every schedule, then stops)",
+    `ptlock pattern vs munmap: executions/s (DFS enumerates every schedule, then stops); random runs at ${((100 * ptlockRandom) / ref.steady).toFixed(1)}% of the 2-task lock scenario's rate`,
     ["scenario", "strategy", "executions", "whole run", "steady"],
     rows,
   );
