@@ -55,16 +55,14 @@ describe("mmun demo", () => {
     expect(row?.runs.every((x) => x.outcome === "stale-mapping")).toBe(true);
     expect(row?.schedules).toBeGreaterThan(0);
     expect(row?.schedules).toBeLessThanOrEqual(row?.executions as number);
-    const trace = JSON.parse(readFileSync(row?.trace as string, "utf8")) as { events: unknown[] };
+    const tracePath = row?.trace ?? "";
+    const trace = JSON.parse(readFileSync(tracePath, "utf8")) as { events: unknown[] };
     expect(trace.events.length).toBeGreaterThan(0);
-    expect(existsSync((row?.trace as string).replace(/\.trace\.json$/, ".perfetto.json"))).toBe(true);
+    expect(existsSync(tracePath.replace(/\.trace\.json$/, ".perfetto.json"))).toBe(true);
     expect(readFileSync(join(out, "report.md"), "utf8")).toContain(`\`${row?.replay}\``);
     const again = await exec(
       "sh",
-      [
-        "-c",
-        (row?.replay as string).replace(/^npx mmun/, `'${process.execPath}' --import '${tsx}' '${main}'`),
-      ],
+      ["-c", (row?.replay ?? "").replace(/^npx mmun/, `'${process.execPath}' --import '${tsx}' '${main}'`)],
       root,
     );
     expect(again.stdout).toMatch(/reproduced: same schedule, same failure, same step/);
