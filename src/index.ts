@@ -163,6 +163,7 @@ export {
 export { WaitQueue } from "./sync/waitQueue.js";
 // Traces.
 export { type ChromeTrace, toPerfetto } from "./trace/perfetto.js";
+export { readTrace } from "./trace/read.js";
 export { TraceRecorder } from "./trace/recorder.js";
 export {
   type FormatScheduleOptions,
@@ -172,10 +173,15 @@ export {
   scheduleOf,
 } from "./trace/schedule.js";
 export {
+  type IntervalMembershipName,
+  type PteState,
   TRACE_VERSION,
+  TRACE_VERSIONS,
   type Trace,
+  type TraceArea,
   type TraceEvent,
   type TraceEventKind,
   type TraceObject,
   type TraceTask,
+  type TraceVersion,
 } from "./trace/schema.js";
