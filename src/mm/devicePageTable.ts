@@ -11,8 +11,9 @@
 // now read or write memory the process no longer has at that address.
 
 import { EFAULT, MmunError } from "../lib/errno.js";
-import { MMU_NOTIFIER_EVENT_NAMES } from "../notifier/range.js";
+import { ADDRESS_SPACE_END, MMU_NOTIFIER_EVENT_NAMES } from "../notifier/range.js";
 import type { SyncKernel } from "../sync/syncKernel.js";
+import { recordEvent } from "../trace/recorder.js";
 import type { PhysMem } from "./physMem.js";
 import { hex } from "./vma.js";
 
@@ -27,6 +28,8 @@ export interface DeviceMapping {
 /** What the device page table needs of an address space. */
 export interface DeviceMm {
   readonly name: string;
+  /** Trace object id of the address space (the trace names it in device events). */
+  readonly id?: number;
 }
 
 /** The CPU's translation of a page, as the oracle compares it: the frame and write, or undefined for none. */
@@ -117,6 +120,8 @@ export class DevicePageTable {
         frame,
         `map ${mm.name} ${hex(vpn * k.pageSize)}${options.write ? " write" : ""}`,
       );
+      const detail = write ? "write" : "read";
+      recordEvent(k, "dev_map", this.id, { value: frame, detail, addr: vpn * k.pageSize, mm: mm.id ?? -1 });
     }
   }
 
@@ -127,7 +132,11 @@ export class DevicePageTable {
     if (t === undefined || !t.delete(vpn)) return false;
     this.count--;
     const k = this.kernel;
-    if (k.trace !== null) k.event("note", this.id, undefined, `unmap ${mm.name} ${hex(vpn * k.pageSize)}`);
+    if (k.trace !== null) {
+      k.event("note", this.id, undefined, `unmap ${mm.name} ${hex(vpn * k.pageSize)}`);
+      const addr = vpn * k.pageSize;
+      recordEvent(k, "dev_unmap", this.id, { addr, end: addr + k.pageSize, mm: mm.id ?? -1 });
+    }
     return true;
   }
 
@@ -154,6 +163,9 @@ export class DevicePageTable {
     const n = t.size;
     this.count -= n;
     this.tables.delete(mm);
+    const k = this.kernel;
+    if (k.trace !== null)
+      recordEvent(k, "dev_unmap", this.id, { addr: 0, end: ADDRESS_SPACE_END, mm: mm.id ?? -1 });
     return n;
   }
 

@@ -13,6 +13,7 @@ import { MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
 import { setPte } from "./memory.js";
 import type { Mm, MmOptions } from "./mm.js";
 import { withWriteLock } from "./mmap.js";
+import { tracePte, traceVmas } from "./mmTrace.js";
 import {
   PTE_DEVICE_PRIVATE,
   PTE_MIGRATION,
@@ -39,6 +40,7 @@ export async function dupMm(parent: Mm, options: MmOptions = {}): Promise<Mm> {
       const nv = new Vma(vma.start, vma.end, vma.prot, vma.shmem, vma.pgoff);
       nv.anonVma = vma.anonVma;
       child.vmas.list.push(nv);
+      if (k.trace !== null) traceVmas(child);
       if (vma.shared || !vma.anonVma) continue;
       await copyPageRange(parent, child, vma);
     }
@@ -59,6 +61,7 @@ async function copyPageRange(parent: Mm, child: Mm, vma: Vma): Promise<void> {
   try {
     const leaves: [PteTable, number, number, number][] = [];
     parent.pageTable.forEachLeaf(vma.start / ps, vma.end / ps, (l, b, f, t) => leaves.push([l, b, f, t]));
+    const tracing = parent.kernel.trace !== null;
     for (const [leaf, base, from, to] of leaves) {
       for (let j = from; j < to; j++) {
         const fl = leaf.flags[j] as number;
@@ -83,6 +86,7 @@ async function copyPageRange(parent: Mm, child: Mm, vma: Vma): Promise<void> {
           if (fl & PTE_WRITE) setPte(parent, vpn, val, fl & ~PTE_WRITE, MmuNotifierEvent.PROTECTION_PAGE);
           child.pageTable.set(vpn, val, fl & ~PTE_WRITE);
         }
+        if (tracing) tracePte(child, vpn, val, child.pageTable.flagsAt(vpn));
       }
     }
   } finally {

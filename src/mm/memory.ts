@@ -13,6 +13,7 @@
 import { EAGAIN, EFAULT, ENOMEM, MmunError } from "../lib/errno.js";
 import { MmuNotifierEvent as Ev, type MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
 import type { Mm } from "./mm.js";
+import { tracePte } from "./mmTrace.js";
 import {
   PTE_DEVICE_PRIVATE,
   PTE_DIRTY,
@@ -257,6 +258,7 @@ function doDevicePrivate(mm: Mm, addr: number, deviceFrame: number): number | Pr
 export function setPte(mm: Mm, vpn: number, frame: number, flags: number, event: MmuNotifierEvent): void {
   mm.pageTable.set(vpn, frame, flags);
   const k = mm.kernel;
+  if (k.trace !== null) tracePte(mm, vpn, frame, flags);
   if (k.devices.length !== 0) {
     const accessible = (flags & PTE_PRESENT) !== 0;
     k.checkPteChange(mm, vpn, accessible ? frame : -1, accessible && (flags & PTE_WRITE) !== 0, event);
@@ -300,6 +302,7 @@ function zapLeafLocked(
   const pm = k.physMem;
   const ps = k.pageSize;
   const checking = k.devices.length !== 0;
+  const tracing = k.trace !== null;
   for (let j = from; j < to; j++) {
     const fl = leaf.flags[j] as number;
     if (fl === 0) continue;
@@ -308,6 +311,7 @@ function zapLeafLocked(
     leaf.flags[j] = 0;
     leaf.val[j] = 0;
     leaf.used--;
+    if (tracing) tracePte(mm, vpn, 0, 0);
     if (fl & (PTE_PRESENT | PTE_PROTNONE)) {
       if (val !== ZERO_FRAME) {
         rmapRemove(pm, val, mm, vpn * ps);

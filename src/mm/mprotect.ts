@@ -13,6 +13,7 @@ import { MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
 import { setPte } from "./memory.js";
 import type { Mm } from "./mm.js";
 import { checkAligned, pageAlignLength, withWriteLock } from "./mmap.js";
+import { traceVmas } from "./mmTrace.js";
 import { PTE_PRESENT, PTE_PROTNONE, PTE_WRITE } from "./pageTable.js";
 import { hex, PROT_MASK, PROT_NONE, PROT_WRITE, type Vma } from "./vma.js";
 
@@ -40,13 +41,17 @@ export async function mprotect(mm: Mm, addr: number, length: number, prot: numbe
       // mprotect_fixup: an area that already has the protection is left alone.
       if (old !== prot) {
         vma.prot = prot;
+        if (mm.kernel.trace !== null) traceVmas(mm);
         await changeProtection(mm, vma, old, prot);
       }
       at = vma.end;
     }
     mm.vmas.mergeAround(addr, at, ps);
     const k = mm.kernel;
-    if (k.trace !== null) k.event("note", mm.id, addr, `mprotect [${hex(addr)}, ${hex(at)}) prot ${prot}`);
+    if (k.trace !== null) {
+      k.event("note", mm.id, addr, `mprotect [${hex(addr)}, ${hex(at)}) prot ${prot}`);
+      traceVmas(mm);
+    }
     if (at < end) {
       throw new MmunError(
         "ENOMEM",

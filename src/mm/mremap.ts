@@ -12,6 +12,7 @@ import { MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
 import { setPte } from "./memory.js";
 import type { Mm } from "./mm.js";
 import { checkAligned, doVmiMunmap, getUnmappedArea, pageAlignLength } from "./mmap.js";
+import { traceVmas } from "./mmTrace.js";
 import { PTE_PRESENT, PTE_PROTNONE } from "./pageTable.js";
 import { ZERO_FRAME } from "./physMem.js";
 import { rmapAdd, rmapRemove } from "./rmap.js";
@@ -88,6 +89,7 @@ export async function mremap(
     ) {
       vma.end = oldAddr + newLen;
       mm.vmas.mergeAround(vma.start, vma.end, ps);
+      if (mm.kernel.trace !== null) traceVmas(mm);
       return oldAddr;
     }
     if (!mayMove) throw new MmunError("ENOMEM", `mremap: [${hex(oldAddr)}, +${newLen}) cannot grow in place`);
@@ -113,6 +115,7 @@ async function moveVma(
   const nv = new Vma(to, to + newLen, vma.prot, shmem, vma.pgoffOf(from, ps));
   nv.anonVma = vma.anonVma; // the moved anonymous pages keep their anon_vma (copy_vma)
   mm.vmas.insert(nv);
+  if (mm.kernel.trace !== null) traceVmas(mm);
   // move_page_tables: UNMAP over the old range while its PTEs move.
   const range = mmuNotifierRangeInit(MmuNotifierEvent.UNMAP, mm, from, from + oldLen);
   const s = mm.notifiers.invalidateRangeStart(range);
@@ -146,7 +149,9 @@ async function moveVma(
   await doVmiMunmap(mm, from, from + oldLen);
   mm.vmas.mergeAround(to, to + newLen, ps);
   const k = mm.kernel;
-  if (k.trace !== null)
+  if (k.trace !== null) {
     k.event("note", mm.id, to, `mremap [${hex(from)}, +${oldLen}) -> [${hex(to)}, +${newLen})`);
+    traceVmas(mm);
+  }
   return to;
 }
