@@ -4,10 +4,11 @@
 import { writeFileSync } from "node:fs";
 import { runSelftests, type SelftestTotals } from "../../drivers/dmirror/selftests/suite.js";
 import { explore, type StrategyName } from "../../explore/explore.js";
-import type { ExploreResult } from "../../explore/result.js";
+import type { ExploreResult, Failure } from "../../explore/result.js";
 import { MmunError } from "../../lib/errno.js";
 import { builtinScenarios } from "../../scenarios/index.js";
 import { count, parseCommandArgs } from "../args.js";
+import { htmlReport } from "../htmlReport.js";
 
 export const DEMO_HELP = `usage: mmun demo [options]
 
@@ -19,6 +20,8 @@ Exit status: 0 when every scenario behaved as expected and no self-test failed, 
 
 Options:
   --out FILE        where to write the report (default mmun-demo-report.md; "-" for none)
+  --html FILE       also write the table as one self-contained HTML page, each failure viewable
+                    in place in the visualizer (opens from disk, no server)
   --seed N          seed of the random and PCT searches (default 0)
   --executions N    budget of the random and PCT searches (default 1000)
   --json            print the results as JSON instead of the table
@@ -45,6 +48,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     args: argv,
     options: {
       out: { type: "string" },
+      html: { type: "string" },
       seed: { type: "string" },
       executions: { type: "string" },
       json: { type: "boolean" },
@@ -63,6 +67,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     throw new MmunError("EINVAL", `--executions needs a positive integer, got "${values.executions}"`);
   }
   const rows: Row[] = [];
+  const failures = new Map<Row, Failure>();
   const verdicts: { scenario: string; expect: string; ok: boolean; found: string }[] = [];
   const t0 = performance.now();
   for (const scenario of builtinScenarios) {
@@ -81,7 +86,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       const f = r.failures[0];
       const outcome = f === undefined ? "pass" : f.kind;
       found.add(outcome);
-      rows.push({
+      const row: Row = {
         scenario: scenario.name,
         expect,
         strategy,
@@ -92,7 +97,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
         token: f?.token,
         replay: f?.replay.cli,
         message: f?.message,
-      });
+      };
+      rows.push(row);
+      if (f !== undefined) failures.set(row, f);
     }
     const ok = expect === "pass" ? found.size === 1 && found.has("pass") : found.has(expect);
     verdicts.push({ scenario: scenario.name, expect, ok, found: [...found].join(", ") });
@@ -104,6 +111,25 @@ export async function demoCommand(argv: string[]): Promise<number> {
   } else {
     printTable(rows, verdicts, secs);
     console.log(`\n${selftestLine(selftest)}`);
+  }
+  if (values.html !== undefined) {
+    const html = await htmlReport(
+      "mmun demo",
+      `Every built-in scenario explored with random and PCT (seed ${seed}, ${count(executions, "execution")}) and DFS (within the scenario's preemption bound where it has one).`,
+      STRATEGIES,
+      verdicts.map((v) => ({
+        scenario: v.scenario,
+        description: builtinScenarios.find((s) => s.name === v.scenario)?.description ?? "",
+        expect: v.expect,
+        ok: v.ok,
+        cells: rows
+          .filter((r) => r.scenario === v.scenario)
+          .map((r) => ({ strategy: r.strategy, text: cellText(r), failure: failures.get(r) })),
+      })),
+      [selftestLine(selftest)],
+    );
+    writeFileSync(values.html, html);
+    if (!values.json) console.log(`HTML report written to ${values.html}`);
   }
   const out = values.out ?? "mmun-demo-report.md";
   if (out !== "-") {
@@ -120,11 +146,7 @@ function printTable(rows: Row[], verdicts: { scenario: string; ok: boolean }[], 
     const mine = rows.filter((r) => r.scenario === v.scenario);
     const cell = (s: StrategyName) => {
       const r = mine.find((x) => x.strategy === s);
-      if (r === undefined) return "-";
-      const bound = r.preemptionBound === undefined ? "" : `, pb ${r.preemptionBound}`;
-      const space =
-        s === "dfs" && r.outcome === "pass" ? (r.exhausted ? ` (all${bound})` : ` (budget${bound})`) : "";
-      return `${r.outcome}${space} /${r.executions}`;
+      return r === undefined ? "-" : cellText(r);
     };
     lines.push([
       v.scenario,
@@ -146,6 +168,18 @@ function printTable(rows: Row[], verdicts: { scenario: string; ok: boolean }[], 
       `(cells: outcome @execution /executions run; dfs "(all)" = every schedule enumerated, ` +
       `"pb N" = every schedule with at most N preemptions), ${secs.toFixed(1)} s`,
   );
+}
+
+/** A cell of the table: the outcome (with DFS's coverage of the space) and the executions run. */
+function cellText(r: Row): string {
+  const bound = r.preemptionBound === undefined ? "" : `, pb ${r.preemptionBound}`;
+  const space =
+    r.strategy === "dfs" && r.outcome === "pass"
+      ? r.exhausted
+        ? ` (all${bound})`
+        : ` (budget${bound})`
+      : "";
+  return `${r.outcome}${space} /${r.executions}`;
 }
 
 /** The self-test's totals in a line. */
