@@ -67,8 +67,8 @@ export interface IntervalView {
 export interface SubsView {
   id: number;
   name: string;
-  seq: number | null;
-  active: number | null;
+  seq: number;
+  active: number;
   /** Queued inserts and removals, oldest first. */
   deferred: IntervalView[];
 }
@@ -385,8 +385,9 @@ function viewState(
           : {
               id: m.subs,
               name: name(m.subs),
-              seq: sub?.seq ?? null,
-              active: sub?.active ?? null,
+              // A notifier's subscriptions start with gseq 2 and nothing active; value events say the changes.
+              seq: sub?.seq ?? 2,
+              active: sub?.active ?? 0,
               deferred: pending,
             },
       areas: s.areas.get(m.id) ?? [],
