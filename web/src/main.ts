@@ -20,7 +20,7 @@ const local = new Map<string, Trace>();
 let viewer: Viewer | null = null;
 let shown = "";
 let firstDrawn = false;
-window.mmunView = { ready: false, loadMs: 0, renderMs: [], step: 0, steps: 0 };
+window.mmunView = { ready: false, loadMs: 0, renderMs: [], frameMs: [], step: 0, steps: 0 };
 
 function readBundle(): TraceBundle {
   const text = document.getElementById("mmun-data")?.textContent ?? "null";

@@ -16,6 +16,8 @@ export interface ViewStats {
   loadMs: number;
   /** Milliseconds each cursor move took to redraw everything, most recent last. */
   renderMs: number[];
+  /** Milliseconds from each cursor move to after the next frame (style, layout and paint included). */
+  frameMs: number[];
   step: number;
   steps: number;
 }
@@ -146,6 +148,12 @@ export class Viewer {
       stats.step = step;
       stats.renderMs.push(performance.now() - t0);
       if (stats.renderMs.length > 1000) stats.renderMs.shift();
+      requestAnimationFrame(() =>
+        setTimeout(() => {
+          stats.frameMs.push(performance.now() - t0);
+          if (stats.frameMs.length > 1000) stats.frameMs.shift();
+        }, 0),
+      );
     }
   }
 }
