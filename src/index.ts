@@ -55,7 +55,7 @@ export { type DfsOptions, DfsSearch } from "./explore/strategies/dfs.js";
 export { PctChooser, PctSearch } from "./explore/strategies/pct.js";
 export { RandomChooser } from "./explore/strategies/random.js";
 export { ReplayChooser, type ReplayChooserOptions } from "./explore/strategies/replay.js";
-export { decodeToken, encodeToken } from "./explore/token.js";
+export { decodeToken, encodeToken, type TokenOptions } from "./explore/token.js";
 export {
   HMM_PFN_DMA_MAPPED,
   HMM_PFN_ERROR,

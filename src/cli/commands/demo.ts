@@ -10,12 +10,17 @@ import { builtinScenarios } from "../../scenarios/index.js";
 import { count, parseCommandArgs } from "../args.js";
 import { htmlReport } from "../htmlReport.js";
 
+/** The DFS budget: iterative delay bounding goes as far as it allows. */
+const DFS_BUDGET = 20_000;
+
 export const DEMO_HELP = `usage: mmun demo [options]
 
 Explores every built-in scenario (correct patterns and known-bad variants) with the random, PCT and
-DFS strategies (DFS within the scenario's preemption bound, if it has one), prints a table of what each found against what it is expected to show, and writes
-a Markdown report with every failure's replay command. Then runs the ported kernel HMM self-test
-(mmun selftest) and prints its totals.
+DFS strategies, prints a table of what each found against what it is expected to show, and writes
+a Markdown report with every failure's replay command. DFS runs the scenario's preemption bound if
+it has one, else iterative delay bounding (bound 0, 1, 2, ... until every schedule was enumerated
+or ${DFS_BUDGET.toLocaleString("en-US")} executions ran).
+Then runs the ported kernel HMM self-test (mmun selftest) and prints its totals.
 Exit status: 0 when every scenario behaved as expected and no self-test failed, 1 otherwise.
 
 Options:
@@ -37,6 +42,7 @@ interface Row {
   outcome: string;
   executions: number;
   exhausted: boolean;
+  boundReached: number | undefined;
   preemptionBound: number | undefined;
   token: string | undefined;
   replay: string | undefined;
@@ -80,26 +86,26 @@ export async function demoCommand(argv: string[]): Promise<number> {
         ...(strategy !== "dfs"
           ? { executions }
           : scenario.preemptionBound === undefined
-            ? {}
+            ? { executions: DFS_BUDGET }
             : { preemptionBound: scenario.preemptionBound }),
       });
       const f = r.failures[0];
       const outcome = f === undefined ? "pass" : f.kind;
       found.add(outcome);
-      const row: Row = {
+      rows.push({
         scenario: scenario.name,
         expect,
         strategy,
         outcome: f === undefined ? "pass" : `${f.kind} @${f.execution}`,
         executions: r.executions,
         exhausted: r.stats.exhausted,
+        boundReached: r.stats.boundReached,
         preemptionBound: strategy === "dfs" ? scenario.preemptionBound : undefined,
         token: f?.token,
         replay: f?.replay.cli,
         message: f?.message,
-      };
-      rows.push(row);
-      if (f !== undefined) failures.set(row, f);
+      });
+      if (f !== undefined) failures.set(rows[rows.length - 1] as Row, f);
     }
     const ok = expect === "pass" ? found.size === 1 && found.has("pass") : found.has(expect);
     verdicts.push({ scenario: scenario.name, expect, ok, found: [...found].join(", ") });
@@ -113,22 +119,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     console.log(`\n${selftestLine(selftest)}`);
   }
   if (values.html !== undefined) {
-    const html = await htmlReport(
-      "mmun demo",
-      `Every built-in scenario explored with random and PCT (seed ${seed}, ${count(executions, "execution")}) and DFS (within the scenario's preemption bound where it has one).`,
-      STRATEGIES,
-      verdicts.map((v) => ({
-        scenario: v.scenario,
-        description: builtinScenarios.find((s) => s.name === v.scenario)?.description ?? "",
-        expect: v.expect,
-        ok: v.ok,
-        cells: rows
-          .filter((r) => r.scenario === v.scenario)
-          .map((r) => ({ strategy: r.strategy, text: cellText(r), failure: failures.get(r) })),
-      })),
-      [selftestLine(selftest)],
-    );
-    writeFileSync(values.html, html);
+    await writeHtmlReport(values.html, rows, failures, verdicts, seed, executions, selftest);
     if (!values.json) console.log(`HTML report written to ${values.html}`);
   }
   const out = values.out ?? "mmun-demo-report.md";
@@ -146,7 +137,17 @@ function printTable(rows: Row[], verdicts: { scenario: string; ok: boolean }[], 
     const mine = rows.filter((r) => r.scenario === v.scenario);
     const cell = (s: StrategyName) => {
       const r = mine.find((x) => x.strategy === s);
-      return r === undefined ? "-" : cellText(r);
+      if (r === undefined) return "-";
+      const bound = r.preemptionBound === undefined ? "" : `, pb ${r.preemptionBound}`;
+      const space =
+        s === "dfs" && r.outcome === "pass"
+          ? r.exhausted
+            ? ` (all${bound})`
+            : r.boundReached === undefined
+              ? ` (budget${bound})`
+              : ` (delays < ${r.boundReached})`
+          : "";
+      return `${r.outcome}${space} /${r.executions}`;
     };
     lines.push([
       v.scenario,
@@ -166,20 +167,8 @@ function printTable(rows: Row[], verdicts: { scenario: string; ok: boolean }[], 
   console.log(
     `\n${count(verdicts.length, "scenario")}, ${bad === 0 ? "all as expected" : `${bad} NOT as expected`} ` +
       `(cells: outcome @execution /executions run; dfs "(all)" = every schedule enumerated, ` +
-      `"pb N" = every schedule with at most N preemptions), ${secs.toFixed(1)} s`,
+      `"(delays < b)" = every schedule with fewer than b delays, "pb N" = every schedule with at most N preemptions), ${secs.toFixed(1)} s`,
   );
-}
-
-/** A cell of the table: the outcome (with DFS's coverage of the space) and the executions run. */
-function cellText(r: Row): string {
-  const bound = r.preemptionBound === undefined ? "" : `, pb ${r.preemptionBound}`;
-  const space =
-    r.strategy === "dfs" && r.outcome === "pass"
-      ? r.exhausted
-        ? ` (all${bound})`
-        : ` (budget${bound})`
-      : "";
-  return `${r.outcome}${space} /${r.executions}`;
 }
 
 /** The self-test's totals in a line. */
@@ -197,8 +186,8 @@ function report(
   const lines = [
     "# mmun demo report",
     "",
-    `Every built-in scenario explored with random and PCT (seed ${seed}, ${count(executions, "execution")}) and DFS ` +
-      "(within the scenario's preemption bound where it has one).",
+    `Every built-in scenario explored with random and PCT (seed ${seed}, ${count(executions, "execution")}) and ` +
+      `DFS (within the scenario's preemption bound where it has one, else iterative delay bounding up to ${count(DFS_BUDGET, "execution")}).`,
     "",
     "| scenario | expected | found | verdict |",
     "| --- | --- | --- | --- |",
@@ -217,4 +206,47 @@ function report(
     lines.push(`Replay: \`${r.replay}\``, "");
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** `--html FILE`: the table as the visualizer's page, every failure's trace inside (htmlReport.ts). */
+async function writeHtmlReport(
+  file: string,
+  rows: Row[],
+  failures: Map<Row, Failure>,
+  verdicts: { scenario: string; expect: string; ok: boolean }[],
+  seed: number,
+  executions: number,
+  selftest: SelftestTotals,
+): Promise<void> {
+  const html = await htmlReport(
+    "mmun demo",
+    `Every built-in scenario explored with random and PCT (seed ${seed}, ${count(executions, "execution")}) and ` +
+      `DFS (within the scenario's preemption bound where it has one, else iterative delay bounding up to ${count(DFS_BUDGET, "execution")}).`,
+    STRATEGIES,
+    verdicts.map((v) => ({
+      scenario: v.scenario,
+      description: builtinScenarios.find((s) => s.name === v.scenario)?.description ?? "",
+      expect: v.expect,
+      ok: v.ok,
+      cells: rows
+        .filter((r) => r.scenario === v.scenario)
+        .map((r) => ({ strategy: r.strategy, text: htmlCellText(r), failure: failures.get(r) })),
+    })),
+    [selftestLine(selftest)],
+  );
+  writeFileSync(file, html);
+}
+
+/** A cell of the HTML table: the terminal table's (outcome, DFS's coverage, executions run). */
+function htmlCellText(r: Row): string {
+  const bound = r.preemptionBound === undefined ? "" : `, pb ${r.preemptionBound}`;
+  const space =
+    r.strategy !== "dfs" || r.outcome !== "pass"
+      ? ""
+      : r.exhausted
+        ? ` (all${bound})`
+        : r.boundReached === undefined
+          ? ` (budget${bound})`
+          : ` (delays < ${r.boundReached})`;
+  return `${r.outcome}${space} /${r.executions}`;
 }
