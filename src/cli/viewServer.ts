@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { MmunError } from "../lib/errno.js";
 import type { Trace } from "../trace/schema.js";
 import { viewPageHtml, withBundle } from "./viewPage.js";
 
@@ -46,7 +47,14 @@ export async function serveView(traces: NamedTrace[], host = "127.0.0.1", port =
     res.end(req.method === "HEAD" ? undefined : body);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (e: NodeJS.ErrnoException) => {
+      const where = `${host}:${port}`;
+      if (e.code === "EADDRINUSE")
+        reject(new MmunError("EBUSY", `${where} is in use: choose another --port`));
+      else if (e.code === "EACCES")
+        reject(new MmunError("EPERM", `${where} needs privileges: choose another --port`));
+      else reject(e);
+    });
     server.listen(port, host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
