@@ -2,10 +2,14 @@ import { describe, expect, it } from "vitest";
 import { explore } from "../../src/explore/explore.js";
 import { defineScenario } from "../../src/explore/scenario.js";
 import type { Kernel } from "../../src/mm/kernel.js";
+import { Kernel as MmKernel } from "../../src/mm/kernel.js";
 import type { Mm } from "../../src/mm/mm.js";
+import { PROT_READ, PROT_WRITE } from "../../src/mm/vma.js";
 import { MmuIntervalNotifier } from "../../src/notifier/intervalNotifier.js";
 import { MmuNotifierEvent, mmuNotifierRangeInit } from "../../src/notifier/range.js";
+import { createMirror, mirrorPage } from "../../src/scenarios/mm/deviceMirror.js";
 import { readTrace } from "../../src/trace/read.js";
+import type { Trace, TraceEvent } from "../../src/trace/schema.js";
 import { buildAxis } from "../../web/src/model/addressAxis.js";
 import { parseLockCycle } from "../../web/src/model/lockCycle.js";
 import { buildViewModel } from "../../web/src/model/viewModel.js";
@@ -159,6 +163,81 @@ describe("trace -> view model", () => {
     expect(mm?.subs?.seq).toBe(3);
     expect(mm?.intervals.map((i) => [i.name, i.membership, i.seq])).toEqual([["gpu", "in-tree", 3]]);
     expect(mm?.ptes).toEqual([]);
+  });
+
+  it("every CPU PTE state has its kind, and a device entry is stale exactly where the CPU PTE stops translating to its frame", async () => {
+    // A real run: the zero page, a written page, a device mirroring both, then reclaim swaps them out.
+    const k = new MmKernel({ trace: true });
+    const mm = k.createMm({ name: "app" });
+    const ps = k.pageSize;
+    const addr = await mm.mmap({ length: 2 * ps, prot: PROT_READ | PROT_WRITE });
+    await mm.read32(addr);
+    await mm.write32(addr + ps, 7);
+    const m = await createMirror(k, mm, addr, 2 * ps);
+    k.spawn("device", async () => {
+      await mirrorPage(m, addr, false);
+      await mirrorPage(m, addr + ps, true);
+    });
+    await k.run();
+    const mirrored = k.trace?.toJSON() as Trace;
+    const atMirror = mirrored.events.at(-1)?.step ?? 0;
+    await mm.reclaim(addr, 2 * ps);
+    const real = buildViewModel(readTrace(JSON.parse(JSON.stringify(k.trace?.toJSON()))));
+    const view = (step: number) => real.stateAt(step).mms.find((x) => x.name === "app");
+    const mirroring = view(atMirror);
+    expect(mirroring?.ptes.map((p) => p.kind)).toEqual(["zero", "present-write"]);
+    expect(mirroring?.devices[0]?.entries.map((e) => e.stale)).toEqual([null, null]);
+    const last = real.timeline.steps.at(-1) ?? 0;
+    const swapped = view(last);
+    // Reclaim leaves the zero page (it is on no LRU list) and swaps the written page out; the
+    // mirror's callback unmapped the device's entry of the swapped page first, so nothing is stale.
+    expect(swapped?.ptes.map((p) => p.kind)).toEqual(["zero", "swap"]);
+    expect(swapped?.devices[0]?.entries.map((e) => [e.addr, e.stale])).toEqual([[addr, null]]);
+
+    // The states only a migrating driver makes, as events: a device keeps an entry through each.
+    const A = 0x100000;
+    const ev = (kind: TraceEvent["kind"], obj: number, more: Partial<TraceEvent>): TraceEvent => ({
+      step: 0,
+      time: 0,
+      task: -1,
+      kind,
+      obj,
+      ...more,
+    });
+    const states: [string, number, string, string | null][] = [
+      ["present write dirty young", 5, "present-write", null],
+      ["present dirty young", 5, "present-read", "stale: writable here, read-only in the CPU PTE"],
+      ["protnone", 5, "protnone", "stale: the CPU PTE maps nothing the device may use"],
+      ["migration", 5, "migration", "stale: the CPU PTE maps nothing the device may use"],
+      ["device-private write", 900, "device-private", "stale: the CPU PTE maps frame 900"],
+      ["swap", 3, "swap", "stale: the CPU PTE maps nothing the device may use"],
+      ["present write young zero", 0, "zero", "stale: the CPU PTE maps frame 0"],
+    ];
+    const events: TraceEvent[] = [
+      ev("pte", 0, { addr: A, value: 5, detail: "present write dirty young" }),
+      ev("dev_map", 1, { addr: A, value: 5, detail: "write", mm: 0 }),
+      ...states.map(([detail, value]) => ev("pte", 0, { addr: A, value, detail })),
+    ].map((e, i) => ({ ...e, step: i + 1 }));
+    const made = buildViewModel(
+      readTrace({
+        version: 2,
+        tasks: [],
+        objects: [
+          { id: 0, type: "mm", name: "app" },
+          { id: 1, type: "device_page_table", name: "gpu" },
+        ],
+        events,
+        meta: {},
+      }),
+    );
+    states.forEach(([detail, , kind, stale], i) => {
+      const at = made.stateAt(i + 3).mms[0];
+      expect(
+        at?.ptes.map((p) => [p.state, p.kind]),
+        detail,
+      ).toEqual([[detail, kind]]);
+      expect(at?.devices[0]?.entries[0]?.stale ?? null, detail).toBe(stale);
+    });
   });
 
   it("the address axis draws each touched stretch to scale and cuts the empty space between them", () => {
