@@ -5,7 +5,7 @@
 // another build (never one playwright downloads).
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -48,6 +48,7 @@ function startView(files: string[]): Promise<string> {
     stdio: ["ignore", "pipe", "pipe"],
   });
   server = child;
+  process.once("exit", () => child.kill("SIGKILL"));
   let out = "";
   let err = "";
   return new Promise((ok, fail) => {
@@ -84,6 +85,7 @@ beforeAll(async () => {
   url = await startView([join(scratch, "zaps.json"), join(scratch, "big.json")]);
   browser = await chromium.launch({
     executablePath,
+    timeout: 60_000,
     args: [
       "--headless",
       "--no-sandbox",
@@ -98,15 +100,19 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await browser?.close();
+  // Nothing may outlive the test: a browser or a server left running would hold CI up.
+  await Promise.race([browser?.close(), new Promise((ok) => setTimeout(ok, 15_000))]);
   if (server !== undefined && server.exitCode === null) {
-    const exited = new Promise<number | null>((ok) => server?.once("exit", (code) => ok(code)));
-    server.kill("SIGINT");
+    const s = server;
+    const exited = new Promise<number | null>((ok) => s.once("exit", (code) => ok(code)));
+    s.kill("SIGINT");
+    const killer = setTimeout(() => s.kill("SIGKILL"), 10_000);
     // Interrupted, it closes its server and exits cleanly.
     expect(await exited).toBe(0);
+    clearTimeout(killer);
   }
   rmSync(scratch, { recursive: true, force: true });
-});
+}, 60_000);
 
 async function open(hash: string): Promise<Page> {
   if (browser === undefined) throw new Error("no browser");
@@ -121,12 +127,12 @@ async function open(hash: string): Promise<Page> {
   return page;
 }
 
-const text = (page: Page, testId: string) => page.getByTestId(testId).first().innerText();
+const text = (page: Page, testId: string) => page.getByTestId(testId).first().textContent();
 
 describe("mmun view in a browser", () => {
   it("shows the counterexample: jump to the failure, the failing task, the sequence values, the stale entry", async () => {
     const page = await open("#trace=zaps.json");
-    expect(await page.locator("#title").innerText()).toBe(SCENARIO);
+    expect(await page.locator("#title").textContent()).toBe(SCENARIO);
     // It opens at the first step.
     expect(Number(await text(page, "step"))).toBeLessThanOrEqual(1);
     // Step forward with the keyboard, then jump to the failure.
@@ -141,7 +147,7 @@ describe("mmun view in a browser", () => {
     expect(await text(page, "failure-message")).toMatch(/still maps .* writable .*read-only/);
     // The invalidation runs: gseq odd, the notifier's own seq moved to the callback's cur_seq.
     expect(await text(page, "gseq")).toBe("3");
-    expect(await page.locator(".parity").first().innerText()).toBe("odd");
+    expect(await page.locator(".parity").first().textContent()).toBe("odd");
     expect(await text(page, "active")).toBe("1");
     expect(await text(page, "seq")).toBe("3");
     expect(await page.locator("tr.lit").count()).toBe(1);
@@ -161,6 +167,36 @@ describe("mmun view in a browser", () => {
     await again.close();
     await page.close();
   }, 120_000);
+
+  it("opens a trace file dropped onto the page, and one chosen with 'open trace…'", async () => {
+    const page = await open("#trace=zaps.json");
+    const json = readFileSync(join(scratch, "zaps.json"), "utf8");
+    // Drop: a real drop event carrying the file, as a desktop's file manager sends it.
+    const dt = await page.evaluateHandle(
+      `(() => { const d = new DataTransfer(); d.items.add(new File([${JSON.stringify(json)}], "dropped.json", { type: "application/json" })); return d; })()`,
+    );
+    await page.dispatchEvent("body", "drop", { dataTransfer: dt });
+    await page.waitForFunction('location.hash.startsWith("#trace=file%3Adropped.json")');
+    await page.waitForSelector("#viewer:not([hidden])");
+    expect(await page.locator("#title").textContent()).toBe(SCENARIO);
+    await page.keyboard.press("f");
+    expect(await text(page, "failing-task")).toBe("mprotect");
+    expect(page.url()).toMatch(/#trace=file%3Adropped\.json&step=\d+$/);
+    // The file input behind the button.
+    await page.setInputFiles("#file", join(scratch, "zaps.json"));
+    await page.waitForFunction('location.hash.startsWith("#trace=file%3Azaps.json")');
+    await page.keyboard.press("f");
+    expect(await page.getByTestId("stale").count()).toBe(1);
+    // A file that is not a trace says why, on the page.
+    await page.setInputFiles("#file", {
+      name: "nope.json",
+      mimeType: "application/json",
+      buffer: Buffer.from("{}"),
+    });
+    await page.waitForSelector("#empty:not([hidden])");
+    expect(await page.locator("#empty-message").textContent()).toMatch(/^nope\.json: /);
+    await page.close();
+  }, 60_000);
 
   it("loads a 10,000-step trace in under a second and stays responsive while stepping", async () => {
     // Best of three loads: the machine may be busy with other tests.
