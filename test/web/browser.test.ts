@@ -254,7 +254,11 @@ describe("mmun view in a browser", () => {
     expect(r.stdout).toMatch(/HTML report written to/);
     if (browser === undefined) throw new Error("no browser");
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    // No server: the page and every trace are in the file.
+    // No server: the page and every trace are in the file; it asks for nothing else.
+    const fetched: string[] = [];
+    page.on("request", (req) => {
+      if (!/^(file|data|about|blob):/.test(req.url())) fetched.push(req.url());
+    });
     await page.goto(pathToFileURL(file).href);
     await page.waitForFunction(() => (globalThis as PageWindow).mmunView?.ready === true);
     expect(await page.locator("table.report tr").count()).toBeGreaterThan(20);
@@ -269,6 +273,7 @@ describe("mmun view in a browser", () => {
     await page.getByTestId("view-link").filter({ hasText: "lock-order" }).first().click();
     await page.waitForSelector("[data-testid=lock-cycle]");
     expect(await text(page, "failure-kind")).toBe("lock-order");
+    expect(fetched).toEqual([]);
     await page.close();
   }, 300_000);
 });

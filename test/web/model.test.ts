@@ -210,6 +210,7 @@ describe("trace -> view model", () => {
       ["protnone", 5, "protnone", "stale: the CPU PTE maps nothing the device may use"],
       ["migration", 5, "migration", "stale: the CPU PTE maps nothing the device may use"],
       ["device-private write", 900, "device-private", "stale: the CPU PTE maps frame 900"],
+      ["device-exclusive write", 5, "device-exclusive", null],
       ["swap", 3, "swap", "stale: the CPU PTE maps nothing the device may use"],
       ["present write young zero", 0, "zero", "stale: the CPU PTE maps frame 0"],
     ];

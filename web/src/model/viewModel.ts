@@ -41,7 +41,8 @@ export type PteKind =
   | "protnone"
   | "swap"
   | "migration"
-  | "device-private";
+  | "device-private"
+  | "device-exclusive";
 
 export interface PteView {
   addr: number;
@@ -306,6 +307,7 @@ function addressSpaces(trace: Trace, objects: ReadonlyMap<number, TraceObject>):
 function pteKind(p: PteEntry): PteKind {
   const w = p.state.split(" ");
   if (w.includes("device-private")) return "device-private";
+  if (w.includes("device-exclusive")) return "device-exclusive";
   if (w.includes("migration")) return "migration";
   if (w.includes("swap")) return "swap";
   if (w.includes("protnone")) return "protnone";
@@ -316,7 +318,10 @@ function pteKind(p: PteEntry): PteKind {
 /** Why a device entry no longer agrees with the CPU PTE (the coherence oracle's rule), or null. */
 function staleness(frame: number, write: boolean, cpu: PteEntry | undefined): string | null {
   const words = cpu === undefined ? [] : cpu.state.split(" ");
-  const translates = words.includes("present") || words.includes("device-private");
+  // A device-private entry holds the device frame; a device-exclusive one the frame the device
+  // alone may access (atomically) until the CPU faults it back.
+  const translates =
+    words.includes("present") || words.includes("device-private") || words.includes("device-exclusive");
   if (cpu === undefined || !translates || cpu.value === null) {
     return "stale: the CPU PTE maps nothing the device may use";
   }

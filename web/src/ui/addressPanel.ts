@@ -18,6 +18,7 @@ const PTE_LABEL: Record<PteKind, string> = {
   swap: "swap entry",
   migration: "migration entry",
   "device-private": "device-private",
+  "device-exclusive": "device-exclusive",
 };
 
 export class AddressPanel {
