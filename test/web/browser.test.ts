@@ -160,10 +160,24 @@ describe("mmun view in a browser", () => {
     const again = await open(new URL(page.url()).hash);
     expect(await text(again, "step")).toBe(String(failureStep));
     expect(await again.getByTestId("stale").count()).toBe(1);
-    // Eight steps earlier, before the mprotect: gseq even, nothing stale.
+    // Shift+← goes ten steps back, before the mprotect: gseq even, nothing stale.
     await again.keyboard.press("Shift+ArrowLeft");
     expect(await text(again, "gseq")).toBe("2");
     expect(await again.getByTestId("stale").count()).toBe(0);
+    // Home, then Space plays from the first step until Space again; End is the last step.
+    const stepNow = () => again.evaluate(() => (globalThis as PageWindow).mmunView?.step ?? -1);
+    await again.keyboard.press("Home");
+    const first = await stepNow();
+    await again.keyboard.press(" ");
+    await again.waitForFunction((s) => ((globalThis as PageWindow).mmunView?.step ?? -1) > s + 1, first, {
+      timeout: 10_000,
+    });
+    await again.keyboard.press(" ");
+    const paused = await stepNow();
+    await again.waitForTimeout(800);
+    expect(await stepNow()).toBe(paused);
+    await again.keyboard.press("End");
+    expect(await stepNow()).toBe(failureStep);
     await again.close();
     await page.close();
   }, 120_000);

@@ -9,10 +9,12 @@ import { MmuIntervalNotifier } from "../../src/notifier/intervalNotifier.js";
 import { MmuNotifierEvent, mmuNotifierRangeInit } from "../../src/notifier/range.js";
 import { createMirror, mirrorPage } from "../../src/scenarios/mm/deviceMirror.js";
 import { readTrace } from "../../src/trace/read.js";
+import { scheduleOf } from "../../src/trace/schedule.js";
 import type { Trace, TraceEvent } from "../../src/trace/schema.js";
 import { buildAxis } from "../../web/src/model/addressAxis.js";
 import { parseLockCycle } from "../../web/src/model/lockCycle.js";
 import { buildViewModel } from "../../web/src/model/viewModel.js";
+import { bigTrace } from "./bigTrace.js";
 import { counterexample } from "./traces.js";
 
 describe("trace -> view model", () => {
@@ -140,6 +142,30 @@ describe("trace -> view model", () => {
       steps[0] ?? 0,
     ];
     for (const s of order) expect(JSON.stringify(vm.stateAt(s)), `step ${s}`).toBe(fresh(s));
+  });
+
+  it("the rows of a step, made from its events alone, are the whole schedule's rows of that step", async () => {
+    const traces = [
+      (await counterexample("mm/mirror-zaps-only-unmap")).trace,
+      (await counterexample("classic/abba")).trace,
+      await bigTrace(600),
+    ];
+    for (const t of traces) {
+      const whole = scheduleOf(t).rows;
+      const vm = buildViewModel(t);
+      let compared = 0;
+      for (const step of vm.timeline.steps) {
+        expect(vm.rowsAt(step), `${t.meta.scenario} step ${step}`).toEqual(
+          whole.filter((r) => r.step === step),
+        );
+        compared++;
+      }
+      expect(compared).toBe(vm.timeline.steps.length);
+    }
+    // Preemptions and the failure are among the rows compared.
+    const all = traces.flatMap((t) => scheduleOf(t).rows);
+    expect(all.some((r) => r.text.includes("-> preempted"))).toBe(true);
+    expect(all.some((r) => r.failure)).toBe(true);
   });
 
   it("a version-1 trace loads: timeline, values and failure, notifiers from its notes", async () => {

@@ -120,7 +120,7 @@ export interface ViewModel {
   /** The moments worth reading in a list, in order (markers; `labels.marker` says them). */
   story: Marker[];
   labels: Labels;
-  /** The schedule rows of `step`. */
+  /** The schedule rows of `step` (the same as the schedule's, made from the step's events alone). */
   rowsAt(step: number): ScheduleRow[];
   /** The index in `timeline.steps` of the last step at or before `step` (0 when before the first). */
   stepIndex(step: number): number;
@@ -159,20 +159,9 @@ export function buildViewModel(trace: Trace, name = "trace"): ViewModel {
   const objects = new Map(trace.objects.map((o) => [o.id, o]));
   const timeline = buildTimeline(trace);
   let schedule: Schedule | null = null;
-  let rows: Map<number, ScheduleRow[]> | null = null;
   const scheduled = (): Schedule => {
     if (schedule === null) schedule = scheduleOf(trace);
     return schedule;
-  };
-  const rowsByStep = (): Map<number, ScheduleRow[]> => {
-    if (rows !== null) return rows;
-    rows = new Map();
-    for (const r of scheduled().rows) {
-      const list = rows.get(r.step);
-      if (list === undefined) rows.set(r.step, [r]);
-      else list.push(r);
-    }
-    return rows;
   };
   const failure = timeline.failure;
   const lockCycle = failure?.kind === "lock-order" ? parseLockCycle(failure.message) : null;
@@ -202,6 +191,38 @@ export function buildViewModel(trace: Trace, name = "trace"): ViewModel {
     }
     return lo;
   };
+  // The task running before each event (what the schedule needs to tell a preemption from a switch),
+  // so the rows of one step are made from that step's events alone: the whole schedule of a long
+  // trace is tens of thousands of rows of text.
+  const runningBefore = new Int32Array(events.length);
+  {
+    let running = -1;
+    for (let i = 0; i < events.length; i++) {
+      runningBefore[i] = running;
+      const e = events[i] as TraceEvent;
+      if (e.kind === "run") running = e.task;
+      else if ((e.kind === "block" || e.kind === "end") && e.task === running) running = -1;
+    }
+  }
+  const rowsAt = (step: number): ScheduleRow[] => {
+    if (schedule !== null) return schedule.rows.filter((r) => r.step === step);
+    const a = eventEnd(step - 1);
+    const b = eventEnd(step);
+    if (a === b) return [];
+    // Through the next switch of tasks: it says whether a task of this step was preempted.
+    let c = b;
+    while (c < events.length && (events[c] as TraceEvent).kind !== "run") c++;
+    const window = events.slice(a, Math.min(c + 1, events.length));
+    const running = runningBefore[a] as number;
+    if (running >= 0) window.unshift({ step, time: 0, task: running, kind: "run", obj: -1 });
+    return scheduleOf({ ...trace, events: window })
+      .rows.filter((r) => r.step === step)
+      .map((r) => {
+        if (!r.failure || (failure !== null && failure.step === step)) return r;
+        const { failure: _, ...rest } = r;
+        return rest;
+      });
+  };
   const title =
     typeof trace.meta.scenario === "string" && trace.meta.scenario !== "" ? trace.meta.scenario : name;
   return {
@@ -217,7 +238,7 @@ export function buildViewModel(trace: Trace, name = "trace"): ViewModel {
     mms,
     story,
     labels: new Labels(trace, objects),
-    rowsAt: (step) => rowsByStep().get(step) ?? [],
+    rowsAt,
     stepIndex,
     eventsAt: (step) => events.slice(eventEnd(step - 1), eventEnd(step)),
     // At the failing step, the state when the report fired (the rest of the failing operation
