@@ -10,6 +10,7 @@ import { lockedUpdate, lostUpdate } from "./classic/lostUpdate.js";
 import { lostWakeup, waitEventFlag } from "./classic/lostWakeup.js";
 import { orderedWindow, orderViolation } from "./classic/orderViolation.js";
 import { rwsemRecursion, rwsemSingleRead } from "./classic/rwsemRecursion.js";
+import { exclusiveVsFork, faultBackVsMunmap, migrateVsWriteAndRead } from "./hmm/deviceMemory.js";
 import {
   anonTeardown,
   readVsDontneed,
@@ -53,6 +54,9 @@ export const builtinScenarios: readonly Scenario<unknown, Kernel>[] = [
   readVsReclaim,
   readVsDontneed,
   anonTeardown,
+  migrateVsWriteAndRead,
+  faultBackVsMunmap,
+  exclusiveVsFork,
   munmapVsWriteFault,
   forkVsWrite,
   mirrorVsMunmap,
