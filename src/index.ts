@@ -60,6 +60,17 @@ export { decodeToken, encodeToken } from "./explore/token.js";
 // Device memory: migration and exclusive access (kernel mm/migrate_device.c, mm/rmap.c).
 export { makeDeviceExclusive } from "./hmm/deviceExclusive.js";
 export {
+  FOLL_LONGTERM,
+  FOLL_WRITE,
+  getUserPages,
+  getUserPagesFast,
+  longtermPinnable,
+  pinUserPages,
+  pinUserPagesFast,
+  putPages,
+  unpinUserPages,
+} from "./hmm/gup.js";
+export {
   HMM_PFN_DMA_MAPPED,
   HMM_PFN_ERROR,
   HMM_PFN_ORDER_SHIFT,
@@ -83,6 +94,7 @@ export {
   MIGRATE_VMA_SELECT_SYSTEM,
   type MigrateDevice,
   type MigrateVma,
+  migrateDeviceCoherentFolio,
   migrateDeviceFinalize,
   migrateDevicePages,
   migrateDeviceRange,

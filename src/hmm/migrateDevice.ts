@@ -40,8 +40,8 @@
 // kernel packs both into one word per page, `migrate_pfn(pfn) | flags`). THP migration
 // (SELECT_COMPOUND) is not simulated: the flag is accepted and every page moves alone.
 
-import { EINVAL } from "../lib/errno.js";
-import { folioTestLocked, folioTrylock, folioUnlock } from "../mm/filemap.js";
+import { EBUSY, EINVAL } from "../lib/errno.js";
+import { folioLock, folioTestLocked, folioTrylock, folioUnlock } from "../mm/filemap.js";
 import type { Kernel } from "../mm/kernel.js";
 import { setPte } from "../mm/memory.js";
 import type { Mm } from "../mm/mm.js";
@@ -634,4 +634,39 @@ export function migrateDevicePages(k: Kernel, m: MigrateDevice): void {
 /** `migrate_device_finalize()`: as migrateVmaFinalize, for migrateDeviceRange. May sleep. */
 export async function migrateDeviceFinalize(k: Kernel, m: MigrateDevice): Promise<void> {
   await finalize(k, m, undefined, undefined, undefined);
+}
+
+/**
+ * `migrate_device_coherent_folio()`: moves device-coherent page `page` to a new system page,
+ * wherever it is mapped (a long-term pin cannot keep it in device memory, gup.ts). Takes over a
+ * reference the caller holds, which is gone whatever the outcome. May sleep. Returns 0, or -EBUSY
+ * when the page did not move (someone else holds it, or no system page was free).
+ */
+export async function migrateDeviceCoherentFolio(k: Kernel, page: number): Promise<number> {
+  k.mightSleep("migrate_device_coherent_folio");
+  const pm = k.physMem;
+  const l = folioLock(k, page);
+  if (l !== undefined) await l;
+  const m: MigrateDevice = {
+    src: Uint32Array.of(page),
+    srcFlags: Uint8Array.of(MIGRATE_PFN_VALID | MIGRATE_PFN_MIGRATE),
+    dst: new Uint32Array(1),
+    dstFlags: new Uint8Array(1),
+    npages: 1,
+  };
+  // No area to walk: the page's mappings are unmapped directly (the caller's reference is the
+  // migration's). A page that cannot be unmapped is restored, unlocked and put there.
+  await migrateDeviceUnmap(k, m, undefined);
+  if (!((m.srcFlags[0] as number) & MIGRATE_PFN_MIGRATE)) return -EBUSY;
+  const dpage = pm.alloc();
+  if (dpage >= 0) {
+    folioTrylock(k, dpage);
+    m.dst[0] = dpage;
+    m.dstFlags[0] = MIGRATE_PFN_VALID;
+  }
+  migrateDevicePages(k, m);
+  const moved = ((m.srcFlags[0] as number) & MIGRATE_PFN_MIGRATE) !== 0;
+  if (moved) pm.copy(page, dpage);
+  await migrateDeviceFinalize(k, m);
+  return moved ? 0 : -EBUSY;
 }

@@ -33,7 +33,7 @@
 //   25  exclusive                     EXCL                ported
 //   26  exclusive_mprotect            EXCL                ported
 //   27  exclusive_cow                 EXCL FORK           ported
-//   28  hmm_gup_test                  GUP MIG             skip: no gup_test pinning
+//   28  hmm_gup_test                  GUP MIG COH         ported (gupTest.ts: the gup_test module over hmm/gup.ts)
 //   29  hmm_cow_in_device             FORK MIG            ported
 //   30  migrate_anon_huge_empty       THP MIG             ported (on small pages)
 //   31  migrate_anon_huge_zero        THP MIG             ported (on small pages)
@@ -78,6 +78,7 @@ import {
 import {
   doubleMap,
   hmmCowInDevice,
+  hmmGupTest,
   migrate,
   migrateAnonHugeEmpty,
   migrateAnonHugeFree,
@@ -98,7 +99,6 @@ const NEEDS = {
   HTLB: "needs hugetlbfs: not simulated (upstream skips it too without free huge pages)",
   FILE: "needs file-backed mappings (page cache, pread/pwrite): not simulated",
   DEVMMAP: "needs mmap of the device file (a VM_MIXEDMAP of driver pages): not simulated",
-  GUP: "needs the gup_test module's pinning paths: not simulated",
   THP_FAULT:
     "needs transparent huge pages (MADV_COLLAPSE; every SNAPSHOT byte is checked for the PMD bit) and /proc/self/pagemap: not simulated",
   THP_ERR:
@@ -333,7 +333,7 @@ export const hmmTests: readonly SelftestCase[] = [
   hmm("exclusive", ["EXCL"], { body: exclusive }),
   hmm("exclusive_mprotect", ["EXCL"], { body: exclusiveMprotect }),
   hmm("exclusive_cow", ["EXCL", "FORK"], { body: exclusiveCow }),
-  hmm("hmm_gup_test", ["GUP", "MIG"], { skip: NEEDS.GUP }),
+  hmm("hmm_gup_test", ["GUP", "MIG", "COH"], { body: hmmGupTest }),
   hmm("hmm_cow_in_device", ["FORK", "MIG"], { body: hmmCowInDevice }),
   hmm("migrate_anon_huge_empty", ["THP", "MIG"], { body: migrateAnonHugeEmpty }),
   hmm("migrate_anon_huge_zero", ["THP", "MIG"], { body: migrateAnonHugeZero }),

@@ -5,6 +5,7 @@
 // on small pages: the buffer is aligned as upstream aligns it and the madvise(MADV_HUGEPAGE) is left
 // out (transparent huge pages are not simulated).
 
+import { FOLL_LONGTERM, FOLL_WRITE } from "../../../hmm/gup.js";
 import { EINVAL, ENOENT } from "../../../lib/errno.js";
 import { PROT_NONE, PROT_READ } from "../../../mm/vma.js";
 import {
@@ -20,6 +21,13 @@ import {
   HMM_DMIRROR_RELEASE,
   HMM_DMIRROR_SNAPSHOT,
 } from "../uapi.js";
+import {
+  GUP_BASIC_TEST,
+  GUP_FAST_BENCHMARK,
+  gupTestIoctl,
+  PIN_FAST_BENCHMARK,
+  PIN_LONGTERM_BENCHMARK,
+} from "./gupTest.js";
 import {
   anonBuffer,
   assertEq,
@@ -216,6 +224,47 @@ export async function doubleMap(self: Self): Promise<void> {
   assertEq(await hmmMigrateSysToDev(fd1, buffer, npages), 0, "ret (migrate)");
   assertEq(buffer.cpages, npages, "buffer->cpages");
   await read("fd0 after the migration", self.fd0);
+  await hmmBufferFree(self, buffer);
+}
+
+/**
+ * hmm_gup_test: four pages on the device, then one gup_test command per page (GUP, GUP-fast, a
+ * long-term pin-fast, a long-term pin; every command drops its pages at once). A GUP faults a
+ * device-private page back to RAM, so the private variant finds all four in system memory; a
+ * device-coherent page is reachable as it is, and only the long-term pins move theirs to RAM.
+ */
+export async function hmmGupTest(self: Self): Promise<void> {
+  const npages = 4;
+  const ps = self.pageSize;
+  const size = npages * ps;
+  const buffer = await anonBuffer(self, size, RW);
+  await storeWords(self.mm, buffer.ptr, size / 4, (i) => i);
+  assertEq(await hmmMigrateSysToDev(self.fd, buffer, npages), 0, "ret");
+  assertEq(buffer.cpages, npages, "buffer->cpages");
+  assertWords(words(buffer.mirror), (i) => i, "mirror");
+  const exec = (page: number, cmd: number, flags: number) =>
+    gupTestIoctl(self.mm, cmd, {
+      addr: buffer.ptr + page * ps,
+      size: ps,
+      nrPagesPerCall: 1,
+      gupFlags: FOLL_WRITE | flags,
+    });
+  assertEq(await exec(0, GUP_BASIC_TEST, 0), 0, "gup_test_exec(GUP_BASIC_TEST)");
+  assertEq(await exec(1, GUP_FAST_BENCHMARK, 0), 0, "gup_test_exec(GUP_FAST_BENCHMARK)");
+  assertEq(await exec(2, PIN_FAST_BENCHMARK, FOLL_LONGTERM), 0, "gup_test_exec(PIN_FAST_BENCHMARK)");
+  assertEq(await exec(3, PIN_LONGTERM_BENCHMARK, 0), 0, "gup_test_exec(PIN_LONGTERM_BENCHMARK)");
+  assertEq(await hmmDmirrorCmd(self.fd, HMM_DMIRROR_SNAPSHOT, buffer, npages), 0, "ret (snapshot)");
+  assertEq(buffer.cpages, npages, "buffer->cpages");
+  const m = buffer.mirror;
+  const kept = isCoherent(self)
+    ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL | HMM_DMIRROR_PROT_WRITE
+    : HMM_DMIRROR_PROT_WRITE;
+  assertEq(m[0], kept, "m[0]");
+  assertEq(m[1], kept, "m[1]");
+  assertEq(m[2], HMM_DMIRROR_PROT_WRITE, "m[2]");
+  assertEq(m[3], HMM_DMIRROR_PROT_WRITE, "m[3]");
+  // Check the contents again: nothing was corrupted.
+  assertWords(await loadWords(self.mm, buffer.ptr, size / 4), (i) => i, "ptr");
   await hmmBufferFree(self, buffer);
 }
 
