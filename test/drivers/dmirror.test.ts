@@ -281,6 +281,25 @@ describe("device memory", () => {
     expect(dev.devmem.chunks[0]?.pagemap).not.toBe(first);
   });
 
+  it("a device with chunks of 2 pages makes a chunk per 2 pages it needs, and frees them all on close", async () => {
+    const k = new Kernel();
+    const mm = k.createMm({ name: "proc" });
+    const dev = new DmirrorDevice(k, { memory: "private", chunkPages: 2 });
+    const m = await dev.open(mm);
+    const addr = await mm.mmap({ length: 5 * PS, prot: RW });
+    expect(await m.migrateToDev(addr, 5, new Uint8Array(5 * PS))).toMatchObject({ ret: 0, cpages: 5 });
+    expect(dev.devmem.chunks.map((c) => c.pagemap.nr)).toEqual([2, 2, 2]);
+    expect([dev.devmem.pagesInUse, k.physMem.stats().deviceInUse]).toEqual([5, 5]);
+    await m.close();
+    await mm.exit();
+    expect(k.physMem.stats()).toMatchObject({ inUse: 0, deviceInUse: 0 });
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => new DmirrorDevice(k, { memory: "private", chunkPages: bad })).toThrow(
+        expect.objectContaining({ code: "EINVAL" }),
+      );
+    }
+  });
+
   it("a coherent device's pages are read and written by the CPU in place, and copy on write copies out of them", async () => {
     const k = new Kernel();
     const mm = k.createMm({ name: "proc" });
