@@ -10,10 +10,10 @@
 // invalidation, which erases the ATOMIC translation: CHECK_EXCLUSIVE says -EPERM while any is left.
 
 import { makeDeviceExclusive } from "../../hmm/deviceExclusive.js";
-import { EFAULT, EINVAL, EPERM } from "../../lib/errno.js";
+import { EINVAL, EPERM } from "../../lib/errno.js";
 import { folioUnlock } from "../../mm/filemap.js";
 import type { Cmd, CmdOutputs, Dmirror } from "./mirror.js";
-import { dmirrorDoCopy } from "./readWrite.js";
+import { dmirrorReadBack } from "./readWrite.js";
 
 /** `dmirror_exclusive()`: HMM_DMIRROR_EXCLUSIVE (see the header). */
 export async function dmirrorExclusive(m: Dmirror, c: Cmd, out: CmdOutputs): Promise<number> {
@@ -49,20 +49,7 @@ export async function dmirrorExclusive(m: Dmirror, c: Cmd, out: CmdOutputs): Pro
   }
   if (ret !== 0) return ret;
   // Return the data for verification.
-  const size = c.npages * ps;
-  const bounce = new Uint8Array(size);
-  const l = m.mutex.lock();
-  if (l !== undefined) await l;
-  try {
-    ret = dmirrorDoCopy(m, c.addr, end, c.addr, bounce, out, false);
-  } finally {
-    m.mutex.unlock();
-  }
-  if (ret === 0) {
-    if (c.buf === undefined || c.buf.length < size) return -EFAULT;
-    c.buf.set(bounce);
-  }
-  return ret;
+  return dmirrorReadBack(m, c, out);
 }
 
 /** `dmirror_atomic_map()`: maps `page` at `addr` on the device page table with the ATOMIC tag, under the mutex. */

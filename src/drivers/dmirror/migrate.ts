@@ -32,12 +32,12 @@ import {
   migrateVmaPages,
   migrateVmaSetup,
 } from "../../hmm/migrateDevice.js";
-import { EFAULT, EINVAL, ENOMEM } from "../../lib/errno.js";
+import { EINVAL, ENOMEM } from "../../lib/errno.js";
 import { PTRS_PER_TABLE } from "../../mm/pageTable.js";
 import { PROT_READ } from "../../mm/vma.js";
 import { dmirrorDevmemFaultAllocAndCopy, dmirrorSelectDevice } from "./devmem.js";
 import type { Cmd, CmdOutputs, Dmirror } from "./mirror.js";
-import { dmirrorDoCopy } from "./readWrite.js";
+import { dmirrorReadBack } from "./readWrite.js";
 import { HMM_DMIRROR_FLAG_FAIL_ALLOC } from "./uapi.js";
 
 /** Pages per migrate_vma call (`PTRS_PER_PTE`). */
@@ -102,21 +102,7 @@ export async function dmirrorMigrateToDevice(m: Dmirror, c: Cmd, out: CmdOutputs
   }
   if (ret !== 0) return ret;
   // Return the migrated data for verification: only pages the device page table maps.
-  const ps = mm.kernel.pageSize;
-  const size = c.npages * ps;
-  const bounce = new Uint8Array(size);
-  const l = m.mutex.lock();
-  if (l !== undefined) await l;
-  try {
-    ret = dmirrorDoCopy(m, c.addr, c.addr + size, c.addr, bounce, out, false);
-  } finally {
-    m.mutex.unlock();
-  }
-  if (ret === 0) {
-    if (c.buf === undefined || c.buf.length < size) return -EFAULT;
-    c.buf.set(bounce);
-  }
-  return ret;
+  return dmirrorReadBack(m, c, out);
 }
 
 /**

@@ -74,3 +74,36 @@ export function dmirrorDoCopy(
   }
   return 0;
 }
+
+/**
+ * The read-back MIGRATE_TO_DEV and EXCLUSIVE end with (`dmirror_do_read` into a bounce buffer under
+ * the mutex, then `copy_to_user` on success): the pages of `[c.addr, c.addr + npages pages)` as the
+ * device maps them, into `c.buf`. Returns 0, -ENOENT at the first page the device does not map (`buf`
+ * untouched, `cpages` counting the pages before it), or -EFAULT when `buf` cannot hold the range.
+ * Under the mutex nothing changes the device page table, so the translations are looked up first and
+ * the pages copied straight into `buf` only when all are there: what the bounce buffer guarantees,
+ * without it.
+ */
+export async function dmirrorReadBack(m: Dmirror, c: Cmd, out: CmdOutputs): Promise<number> {
+  const { mm, pt } = m;
+  const k = mm.kernel;
+  const ps = k.pageSize;
+  const size = c.npages * ps;
+  const frames = new Int32Array(c.npages);
+  const l = m.mutex.lock();
+  if (l !== undefined) await l;
+  try {
+    for (let i = 0; i < c.npages; i++) {
+      // -ENOENT: not mapped; a translation to a freed frame is reported (use-after-free).
+      const f = pt.translate(mm, c.addr + i * ps, false);
+      if (f < 0) return f;
+      frames[i] = f;
+      out.cpages++;
+    }
+    if (c.buf === undefined || c.buf.length < size) return -EFAULT;
+    for (let i = 0; i < c.npages; i++) k.physMem.read(frames[i] as number, 0, c.buf, i * ps, ps);
+  } finally {
+    m.mutex.unlock();
+  }
+  return 0;
+}
