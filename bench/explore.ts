@@ -1,9 +1,13 @@
 // npm run bench -- explore: executions per second of the explorer, and time to first failure on
-// the order violation, against fast-check's scheduler (fc.scheduler) running the same logic.
+// the order violation, against fast-check's scheduler (fc.scheduler) running the same logic; then,
+// per search (random, PCT, DFS with preemption bound 2, DFS with delay bound 2, iterative delay
+// bounding), executions to the first failure on every broken built-in and schedules to exhaust
+// every correct one.
 
 import fc from "fast-check";
-import { explore, type StrategyName } from "../src/explore/explore.js";
+import { type ExploreOptions, explore, type StrategyName } from "../src/explore/explore.js";
 import { orderViolation } from "../src/scenarios/classic/orderViolation.js";
+import { builtinScenarios } from "../src/scenarios/index.js";
 import { fmt, fmtRatio, gc, printTable } from "./harness.js";
 import { lockPairs2, lockPairs3 } from "./referenceScenarios.js";
 
@@ -83,7 +87,10 @@ async function rate(
   workers: number,
   executions: number,
 ) {
-  await explore(scenario, { strategy, executions: Math.min(5000, executions) });
+  // DFS in plain depth-first order, as in a search without a budget (a budget alone would make it
+  // iterative bounding).
+  const plain = strategy === "dfs" ? { iterative: false } : {};
+  await explore(scenario, { strategy, executions: Math.min(5000, executions), ...plain });
   gc();
   let firstAt = 0;
   let firstCount = 0;
@@ -93,6 +100,7 @@ async function rate(
     executions,
     workers,
     seed: 1,
+    ...plain,
     onProgress: (p) => {
       if (firstAt === 0 && p.executions > 0) {
         firstAt = performance.now();
@@ -203,5 +211,63 @@ export async function main(args: string[]): Promise<void> {
     `Time to first failure, order violation (median over seeds ${seeds.join(",")}; budget ${budget}; "+" = most seeds hit the budget)`,
     ["explorer", "executions to failure", "missed", "ms", "speed-up vs fast-check"],
     ttf,
+  );
+  await searches(quick);
+}
+
+/** The searches compared on the built-ins. */
+const SEARCHES: [string, ExploreOptions][] = [
+  ["random", { strategy: "random" }],
+  ["pct", { strategy: "pct" }],
+  ["dfs pb 2", { strategy: "dfs", preemptionBound: 2 }],
+  ["dfs db 2", { strategy: "dfs", delayBound: 2 }],
+  // DFS given a budget and no bound: iterative delay bounding.
+  ["iterative", { strategy: "dfs" }],
+];
+
+/**
+ * 3. Executions to the first failure on each broken built-in (random and PCT: median over seeds), and
+ * 4. schedules to exhaust each correct one (DFS; within the bound where there is one).
+ */
+async function searches(quick: boolean): Promise<void> {
+  const budget = quick ? 2000 : 10_000;
+  const seeds = quick ? [0, 1, 2] : [0, 1, 2, 3, 4];
+  const found: string[][] = [];
+  for (const scenario of builtinScenarios.filter((s) => s.expect !== "pass")) {
+    const row = [scenario.name];
+    for (const [, options] of SEARCHES) {
+      const seeded = options.strategy !== "dfs";
+      const counts: number[] = [];
+      for (const seed of seeded ? seeds : [0]) {
+        const r = await explore(scenario, { ...options, seed, executions: budget });
+        const f = r.failures[0];
+        counts.push(f === undefined ? Number.POSITIVE_INFINITY : f.execution + 1);
+      }
+      const m = median(counts);
+      row.push(Number.isFinite(m) ? fmt(m) : `none in ${fmt(budget)}`);
+    }
+    found.push(row);
+  }
+  printTable(
+    `Executions to the first failure (budget ${fmt(budget)}; random and pct: median over seeds ${seeds.join(",")})`,
+    ["scenario", ...SEARCHES.map(([label]) => label)],
+    found,
+  );
+  const cap = quick ? 5000 : 20_000;
+  const dfs = SEARCHES.filter(([, o]) => o.strategy === "dfs");
+  const exhaust: string[][] = [];
+  for (const scenario of builtinScenarios.filter((s) => s.expect === "pass")) {
+    const row = [scenario.name];
+    for (const [, options] of dfs) {
+      const r = await explore(scenario, { ...options, executions: cap });
+      const bound = r.stats.boundReached === undefined ? "" : ` (delays < ${r.stats.boundReached})`;
+      row.push(r.stats.exhausted ? fmt(r.executions) : `> ${fmt(cap)}${bound}`);
+    }
+    exhaust.push(row);
+  }
+  printTable(
+    `Schedules to exhaust the correct built-ins (dfs pb/db 2: within the bound; iterative: all; budget ${fmt(cap)})`,
+    ["scenario", ...dfs.map(([label]) => label)],
+    exhaust,
   );
 }

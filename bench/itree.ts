@@ -1,9 +1,12 @@
 // Interval tree benchmark: src/lib/intervalTree.ts against @flatten-js/interval-tree and node-interval-tree.
 // A column "kernel RB layout" measures src/lib/rbIntervalTree.ts, the kernel's augmented red-black tree
 // in the same typed-array pool, through its slot API (no handles): it is not a peer (ratios ignore it),
-// it shows in the same run why IntervalTree uses wide nodes.
+// it shows in the same run why IntervalTree uses wide nodes. Results and what they decided are in
+// docs/performance.md.
 //
-// npm run bench -- itree [--sizes 1e4,1e5,1e6] [--seed 1]
+// npm run bench -- itree [--sizes 1e4,1e5,1e6] [--seed 1] [--repeat 3]
+// npm run bench -- itree --child 0 --sizes 1e4   # one structure (index in subjectsList), one size,
+//                                                # one process: the result as a JSON line, for A/B checks
 //
 // Every structure runs the same pre-generated inputs (seeded Rng), and a sanity pass checks that they
 // return the same number of results, so the ratios compare equal work. Workloads at size N:
@@ -23,9 +26,9 @@
 // (firstIndex/nextIndex/valueAt) the notifier core uses. Under each table, two "floor" lines: the
 // same stabs and ranges answered from a static sorted array (no insert, no remove; about the least a
 // comparison-based structure can do), beside our search() and the time 10x the fastest peer leaves
-// per query (see docs/architecture.md). The closing summary shows the ratio that static array scores
-// against the fastest peer, beside ours. Our tree's key directory is not comparison-based: once built
-// it answers below that floor.
+// per query. The closing summary shows the ratio that static array scores against the fastest peer,
+// beside ours. Our tree's key directory is not comparison-based: once built it answers below that
+// floor.
 //
 // Each round runs the query rows, then the mixed rows, which change the tree: the queries of the next
 // round first run on the directory kept through those changes, until a quiet run rebuilds it exact.
@@ -37,23 +40,19 @@
 //
 // Every structure runs in fresh Node processes of its own (`--in-process` runs them all in this one):
 // in one process, whoever runs later inherits the JIT's and the collector's state from the others,
-// and a peer's query rate at 10^4 moved by up to 2x with its place in the order. The processes run
-// round-robin, --repeat times per structure (default 3), and each figure is the best of them: on a
-// shared machine the same process measured 4.0M-5.5M stabs/s from one run to the next, and a fixed
-// compute loop took 10 ms in one minute and 16 ms in another.
+// and a peer's query rate moved with its place in the order. The processes run round-robin, --repeat
+// times per structure (default 3), and each figure is the best of them, so a slow spell of a shared
+// machine has to cover all of them to move a cell.
 
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import FlattenIntervalTree from "@flatten-js/interval-tree";
 import * as nitModule from "node-interval-tree";
-import {
-  IntervalTree,
-  type IntervalTreeNode,
-  intervalTreeShape,
-  lowerBound,
-} from "../src/lib/intervalTree.js";
+import { IntervalTree, type IntervalTreeNode } from "../src/lib/intervalTree.js";
+import { intervalTreeShape } from "../src/lib/intervalTreeCheck.js";
 import { RbIntervalTree } from "../src/lib/rbIntervalTree.js";
 import { Rng } from "../src/lib/rng.js";
+import { lowerBound } from "../src/lib/sortedSearch.js";
 import { fmt, fmtRatio, gc, type MeasureOptions, measure, printTable, retainedBytes } from "./harness.js";
 
 /** Keys are drawn from [0, 2^48): beyond 32 bits, as addresses are. */
@@ -514,9 +513,8 @@ const HEAVY_BUDGET_MS = 8000;
 
 // Calls that take long (a whole build at 10^6 takes peers tens of seconds) run once, without warmup.
 // The cut stays far from where a size's first build lands (that build includes the JIT's warm-up and
-// a full collection): mmun's first build of 10^5 took 115-213 ms, so a cut at 200 ms timed some of
-// its processes with one cold call and others with repeated warm calls (a run with two of three
-// processes over the cut measured 1.2M inserts/s; others, 2.4M-2.7M).
+// a full collection), so that every process of one structure times its build the same way (see
+// "Method" in docs/performance.md).
 const LONG_CALL_MS = 500;
 function options(perCallMs: number, extra: MeasureOptions = {}): MeasureOptions {
   return perCallMs > LONG_CALL_MS
@@ -612,11 +610,11 @@ async function runSubject<Tree>(s: Subject<Tree>, d: Data): Promise<Result> {
   checks.set("size after mixed", s.size(tree));
 
   // Removal of half: the first call consumes the tree built above, later calls rebuild (untimed).
-  // The full collection runs before the rebuild, not between the rebuild and the timed call: on the
-  // 2-CPU machine this bench runs on, a full collection right before the call halved the removal rate
-  // of both structures whose nodes live in typed arrays (mmun and the kernel-layout reference: 4.9M
-  // against 8.4M removals/s at 10^4), and did not move the object-based peers'. Collecting first still
-  // leaves the previous call's garbage out of the timing.
+  // The full collection runs before the rebuild, not between the rebuild and the timed call: on a
+  // 2-CPU machine a full collection right before the call slows the removal of the structures whose
+  // nodes live in typed arrays (mmun and the kernel-layout reference), not the object-based peers'
+  // ("Removal after a full collection" in docs/performance.md). Collecting first still leaves the
+  // previous call's garbage out of the timing.
   let spare: Tree | undefined = tree;
   let victim: Tree = tree;
   let removedSize = -1;

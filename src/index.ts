@@ -56,7 +56,7 @@ export { type DfsOptions, DfsSearch } from "./explore/strategies/dfs.js";
 export { PctChooser, PctSearch } from "./explore/strategies/pct.js";
 export { RandomChooser } from "./explore/strategies/random.js";
 export { ReplayChooser, type ReplayChooserOptions } from "./explore/strategies/replay.js";
-export { decodeToken, encodeToken } from "./explore/token.js";
+export { decodeToken, encodeToken, type TokenOptions } from "./explore/token.js";
 // Device memory: migration and exclusive access (kernel mm/migrate_device.c, mm/rmap.c).
 export { makeDeviceExclusive } from "./hmm/deviceExclusive.js";
 export {

@@ -25,6 +25,8 @@ export interface RawExecution {
 
 export interface ExecutionOptions {
   maxSteps: number;
+  /** Fair scheduling of spinning tasks (default true; `ControlledOptions.fair`). */
+  fair?: boolean;
   lockdep: Lockdep | null;
   trace: boolean;
   /** Builds the kernel (the explorer uses the package's top-level kernel class). */
@@ -40,7 +42,7 @@ export async function runExecution(
   chooser: Chooser,
   options: ExecutionOptions,
 ): Promise<RawExecution> {
-  const sched = new ControlledScheduler(chooser, { maxSteps: options.maxSteps });
+  const sched = new ControlledScheduler(chooser, { maxSteps: options.maxSteps, fair: options.fair ?? true });
   let failure: Report | undefined;
   const make = options.createKernel ?? ((o) => new Kernel(o));
   const kernel = make({

@@ -82,14 +82,16 @@ async function merge(
     points += r.points;
     if (r.points > maxPoints) maxPoints = r.points;
   }
+  const exhausted =
+    opts.strategy === "dfs" &&
+    outcomes.every((o) => o.exhausted) &&
+    cut === rows.length &&
+    built.length === 0;
   const stats: ExploreStats = {
     strategy: opts.strategy,
     seed: opts.seed,
-    exhausted:
-      opts.strategy === "dfs" &&
-      outcomes.every((o) => o.exhausted) &&
-      cut === rows.length &&
-      built.length === 0,
+    exhausted,
+    boundReached: boundReached(outcomes, exhausted, keepKey),
     points,
     maxPoints,
     decisions: outcomes.reduce((s, o) => s + o.decisions, 0),
@@ -106,6 +108,28 @@ async function merge(
   };
 }
 
+/**
+ * Iterative bounding: the bound of the iteration that holds the last execution kept (every shard
+ * numbers the iterations' starts alike), or the last bound walked when the search was exhausted.
+ */
+function boundReached(
+  outcomes: readonly ShardOutcome[],
+  exhausted: boolean,
+  lastKey: number,
+): number | undefined {
+  let reached: number | undefined;
+  let starts: readonly number[] = [];
+  for (const o of outcomes) {
+    if (o.boundReached === undefined) continue;
+    if (reached === undefined || o.boundReached > reached) reached = o.boundReached;
+    if (o.boundStarts.length > starts.length) starts = o.boundStarts;
+  }
+  if (reached === undefined || exhausted) return reached;
+  let b = 0;
+  while (b + 1 < starts.length && (starts[b + 1] as number) <= lastKey) b++;
+  return b;
+}
+
 async function buildFailure(
   scenario: Scenario<unknown, Kernel>,
   opts: ResolvedOptions,
@@ -118,6 +142,7 @@ async function buildFailure(
     f.step,
     f.segments,
     opts.maxSteps === DEFAULT_MAX_STEPS ? undefined : opts.maxSteps,
+    { lockdep: opts.lockdep, fair: opts.fair },
   );
   const { raw: again } = await replayDecoded(scenario, decodeToken(token), true, createKernel);
   const trace = again.trace ?? emptyTrace();

@@ -14,12 +14,27 @@ export interface ExploreOptions {
   strategy?: StrategyName;
   /** Seed of random and PCT searches (default 0). */
   seed?: number;
-  /** Execution budget (default 1000 for random and PCT, 100000 for DFS). */
+  /**
+   * Execution budget (default 1000 for random and PCT, 100000 for DFS). DFS given a budget and no
+   * bound runs iterative delay bounding (see `iterative`).
+   */
   executions?: number;
+  /**
+   * DFS: iterative delay bounding, bound 0, 1, 2, … until the budget or exhaustion (default: when
+   * `executions` is given and neither bound is). False: every schedule in plain depth-first order.
+   */
+  iterative?: boolean;
   /** Scheduling points allowed per execution before it fails as unbounded (default 10000). */
   maxSteps?: number;
   /** DFS: at most this many preemptions per execution (default: unbounded). */
   preemptionBound?: number;
+  /** DFS: at most this many delays from a round-robin schedule per execution (default: unbounded). */
+  delayBound?: number;
+  /**
+   * Fair scheduling of spinning tasks (`cpuRelax`, `condResched`; default true): a task that spun is
+   * not chosen again until each task runnable then has run a step. Tokens record false.
+   */
+  fair?: boolean;
   /** PCT: the bug depth d targeted (default 3). */
   pctDepth?: number;
   /** PCT: decisions per execution to draw change points from (default: the scheduling points of one non-preemptive run). */
@@ -30,7 +45,7 @@ export interface ExploreOptions {
   shard?: string;
   /** Stop at the `"first"` failure (default) or collect `"all"` distinct failures. */
   failures?: "first" | "all";
-  /** Check lock order across executions with one lockdep graph (default true). */
+  /** Check lock order across executions with one lockdep graph (default true). Tokens record false. */
   lockdep?: boolean;
   /**
    * How replay commands name the scenario on the command line (default: {@link scenarioRefOf}: a
@@ -57,6 +72,10 @@ export interface ResolvedOptions {
   executions: number;
   maxSteps: number;
   preemptionBound: number | undefined;
+  delayBound: number | undefined;
+  /** DFS given a budget and no bound: iterative delay bounding. */
+  iterative: boolean;
+  fair: boolean;
   pctDepth: number;
   pctSteps: number | undefined;
   workers: number;
@@ -93,15 +112,33 @@ export function resolveOptions(
   if (failures !== "first" && failures !== "all") {
     throw new MmunError("EINVAL", `failures must be "first" or "all", got ${String(failures)}`);
   }
+  const preemptionBound =
+    options.preemptionBound === undefined
+      ? undefined
+      : positiveInt("preemptionBound", options.preemptionBound, true);
+  const delayBound =
+    options.delayBound === undefined ? undefined : positiveInt("delayBound", options.delayBound, true);
+  if (preemptionBound !== undefined && delayBound !== undefined) {
+    throw new MmunError("EINVAL", "give preemptionBound or delayBound, not both");
+  }
+  if (options.iterative === true && (preemptionBound !== undefined || delayBound !== undefined)) {
+    throw new MmunError("EINVAL", "iterative bounding raises the delay bound itself: give it no bound");
+  }
+  const fair = options.fair ?? true;
+  if (typeof fair !== "boolean") throw new MmunError("EINVAL", `fair must be a boolean, got ${String(fair)}`);
   return {
     strategy,
     seed,
     executions: positiveInt("executions", options.executions ?? (strategy === "dfs" ? 100_000 : 1000)),
     maxSteps: positiveInt("maxSteps", options.maxSteps ?? DEFAULT_MAX_STEPS),
-    preemptionBound:
-      options.preemptionBound === undefined
-        ? undefined
-        : positiveInt("preemptionBound", options.preemptionBound, true),
+    preemptionBound,
+    delayBound,
+    iterative:
+      strategy === "dfs" &&
+      preemptionBound === undefined &&
+      delayBound === undefined &&
+      (options.iterative ?? options.executions !== undefined),
+    fair,
     pctDepth: positiveInt("pctDepth", options.pctDepth ?? 3),
     pctSteps: options.pctSteps === undefined ? undefined : positiveInt("pctSteps", options.pctSteps),
     workers: positiveInt("workers", options.workers ?? 1),

@@ -64,9 +64,10 @@ export async function replay(
 }
 
 /**
- * Replays a decoded token: every segment in order (one lockdep graph), the last one with a trace if
- * asked. The last segment is the failing execution, which made no decision after its last choice:
- * it is replayed exactly. Stops at the first segment that leaves its recorded schedule.
+ * Replays a decoded token: every segment in order (one lockdep graph, or none when the token says
+ * lockdep was off), with the token's step bound and fairness, the last one with a trace if asked.
+ * The last segment is the failing execution, which made no decision after its last choice: it is
+ * replayed exactly. Stops at the first segment that leaves its recorded schedule.
  */
 export async function replayDecoded(
   scenario: Scenario<unknown, Kernel>,
@@ -74,13 +75,13 @@ export async function replayDecoded(
   trace: boolean,
   createKernel?: ExecutionOptions["createKernel"],
 ): Promise<{ raw: RawExecution; diverged: string | undefined }> {
-  const lockdep = new Lockdep();
+  const lockdep = decoded.lockdep ? new Lockdep() : null;
   const maxSteps = decoded.maxSteps ?? DEFAULT_MAX_STEPS;
   const n = decoded.segments.length;
   let raw: RawExecution | undefined;
   for (let i = 0; i < n; i++) {
     const isLast = i === n - 1;
-    const exec: ExecutionOptions = { maxSteps, lockdep, trace: trace && isLast };
+    const exec: ExecutionOptions = { maxSteps, fair: decoded.fair, lockdep, trace: trace && isLast };
     if (createKernel !== undefined) exec.createKernel = createKernel;
     const chooser = new ReplayChooser(decoded.segments[i] as number[], { exact: isLast });
     raw = await runExecution(scenario, chooser, exec);

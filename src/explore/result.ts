@@ -52,8 +52,17 @@ export interface ExecutionResult {
 export interface ExploreStats {
   strategy: string;
   seed: number;
-  /** True when DFS enumerated every schedule (within the preemption bound, if any). */
+  /**
+   * True when DFS enumerated every schedule (within its preemption or delay bound, if any; under
+   * iterative bounding, every schedule).
+   */
   exhausted: boolean;
+  /**
+   * Iterative bounding (DFS given a budget and no bound): the delay bound the search reached. Every
+   * schedule with fewer delays was explored, and when `exhausted`, every schedule; when it stopped
+   * at a failure, the failing schedule has this many delays. Undefined for other searches.
+   */
+  boundReached: number | undefined;
   /** Scheduling points over all executions. */
   points: number;
   /** The most scheduling points of one execution. */

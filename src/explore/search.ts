@@ -30,8 +30,15 @@ export interface Search {
   readonly exhausted: boolean;
   /** A number that orders this execution in the search's own (sequential) order. */
   readonly orderKey: number;
-  /** True when the last execution was pruned by the chooser (it does not count). */
+  /**
+   * True when the last execution does not count: the chooser pruned it (DFS sharding), or it
+   * repeats a schedule an earlier iteration counted (iterative bounding).
+   */
   readonly pruned: boolean;
+  /** Iterative bounding: the bound of the iteration under way. */
+  readonly boundReached?: number | undefined;
+  /** Iterative bounding: the order key at which each bound's iteration (0, 1, …) starts. */
+  readonly boundStarts?: readonly number[];
 }
 
 /** Mixes a seed and an execution index into an independent 31-bit seed. */

@@ -9,7 +9,7 @@ import type { ExploreProgress, ResolvedOptions } from "./options.js";
 import type { FailureKind } from "./result.js";
 import type { Scenario } from "./scenario.js";
 import type { Search } from "./search.js";
-import { DfsSearch } from "./strategies/dfs.js";
+import { type DfsOptions, DfsSearch } from "./strategies/dfs.js";
 import { PctSearch } from "./strategies/pct.js";
 import { RandomSearch } from "./strategies/random.js";
 import { ReplayChooser } from "./strategies/replay.js";
@@ -35,6 +35,9 @@ export interface ShardOutcome {
   exhausted: boolean;
   decisions: number;
   bounded: number;
+  /** Iterative bounding: the bound of the last iteration, and the order key where each began. */
+  boundReached: number | undefined;
+  boundStarts: number[];
 }
 
 /** Hashes a choice list to 52 bits (two FNV-1a variants). */
@@ -57,11 +60,12 @@ function makeSearch(opts: ResolvedOptions, shard: { index: number; count: number
       return new RandomSearch(opts.seed, shard.count, shard.index);
     case "pct":
       return new PctSearch(opts.seed, opts.pctDepth, k, shard.count, shard.index);
-    case "dfs":
-      return new DfsSearch({
-        ...(opts.preemptionBound === undefined ? {} : { preemptionBound: opts.preemptionBound }),
-        shard,
-      });
+    case "dfs": {
+      const o: DfsOptions = { shard, iterative: opts.iterative };
+      if (opts.preemptionBound !== undefined) o.preemptionBound = opts.preemptionBound;
+      if (opts.delayBound !== undefined) o.delayBound = opts.delayBound;
+      return new DfsSearch(o);
+    }
   }
 }
 
@@ -73,7 +77,7 @@ export async function exploreShard(
   hooks: { onProgress?: (p: ExploreProgress) => void; createKernel?: ExecutionOptions["createKernel"] } = {},
 ): Promise<ShardOutcome> {
   const lockdep = opts.lockdep ? new Lockdep() : null;
-  const exec: ExecutionOptions = { maxSteps: opts.maxSteps, lockdep, trace: false };
+  const exec: ExecutionOptions = { maxSteps: opts.maxSteps, fair: opts.fair, lockdep, trace: false };
   if (hooks.createKernel !== undefined) exec.createKernel = hooks.createKernel;
   let k = opts.pctSteps ?? 1;
   if (opts.strategy === "pct" && opts.pctSteps === undefined) {
@@ -91,7 +95,10 @@ export async function exploreShard(
     exhausted: false,
     decisions: 0,
     bounded: 0,
+    boundReached: undefined,
+    boundStarts: [],
   };
+  // The executions that changed the lockdep graph, by run number and in order (their choices).
   const edgeRuns = new Map<number, number[]>();
   const seen = new Set<string>();
   const sequential = opts.strategy !== "dfs";
@@ -99,11 +106,13 @@ export async function exploreShard(
     const strategy = search.next();
     if (strategy === null) break;
     if (sequential && search.orderKey >= opts.executions) break;
-    const before = lockdep === null ? 0 : lockdep.dependencyCount;
+    const before = lockdep === null ? 0 : lockdep.changes;
+    const reportedBefore = lockdep === null ? 0 : lockdep.reportCount;
     const r = await runExecution(scenario, strategy, exec);
     search.finished({ choices: r.choices, points: r.points, pruned: r.pruned || search.pruned });
-    if (lockdep !== null && lockdep.dependencyCount > before) edgeRuns.set(lockdep.run, r.choices);
-    // Pruned executions belong to another shard (the strategy may decide that only at the end).
+    if (lockdep !== null && lockdep.changes > before) edgeRuns.set(lockdep.run, r.choices);
+    // Pruned executions belong to another shard, or an earlier iteration of iterative bounding
+    // counted them (the strategy may decide that only at the end).
     if (r.pruned || search.pruned) continue;
     out.keys.push(search.orderKey);
     out.hashes.push(scheduleHash(r.choices));
@@ -111,7 +120,12 @@ export async function exploreShard(
     out.decisions += r.choices.length;
     if (r.failure !== undefined) {
       if (r.failure.stepBound === true) out.bounded++;
-      const f = shardFailure(r, search.orderKey, lockdep, edgeRuns);
+      // After a lockdep report the graph stays silent about that problem: a later failure replays
+      // only after every execution that shaped the graph (those changes are few).
+      const f =
+        lockdep !== null && reportedBefore > 0
+          ? shardFailure(r, search.orderKey, null, edgeRuns, runsBefore(edgeRuns, lockdep.run))
+          : shardFailure(r, search.orderKey, lockdep, edgeRuns);
       const signature = failureSignature(f.kind, f.message);
       if (!seen.has(signature)) {
         seen.add(signature);
@@ -128,6 +142,8 @@ export async function exploreShard(
     }
   }
   out.exhausted = search.exhausted;
+  out.boundReached = search.boundReached;
+  out.boundStarts = search.boundStarts === undefined ? [] : [...search.boundStarts];
   return out;
 }
 
@@ -143,14 +159,22 @@ export function failureSignature(kind: FailureKind, message: string): string {
   return `${kind}\u0000${normalized}`;
 }
 
+/** The choices of the executions in `edgeRuns` before run `run`, in order. */
+function runsBefore(edgeRuns: Map<number, number[]>, run: number): number[][] {
+  const out: number[][] = [];
+  for (const [r, choices] of edgeRuns) if (r < run) out.push(choices);
+  return out;
+}
+
 function shardFailure(
   r: RawExecution,
   key: number,
   lockdep: Lockdep | null,
   edgeRuns: Map<number, number[]>,
+  earlier: number[][] = [],
 ): ShardFailure {
   const rep = r.failure as Report;
-  const segments: number[][] = [];
+  const segments: number[][] = [...earlier];
   if (rep.kind === "lock-order" && lockdep !== null) {
     for (const run of lockdep.lastCycleRuns) {
       if (run === lockdep.run) continue;

@@ -1,14 +1,17 @@
 // Replay tokens: a short printable string that reproduces an execution's schedule on any machine.
 //
-// Format (version 2): "2" + kind letter + step + "." + payload [+ "!" + step bound] + "." + check.
-// The payload is one or more segments separated by "~" (several when a lockdep cycle was closed
-// across executions: they are replayed in order with one lockdep graph). A segment is the choice
-// list (task ids, one per scheduling point with more than one runnable task), run-length encoded as
-// LEB128 varint pairs (task id, repeat count - 1), in unpadded base64url. The kind and step identify
-// the failure the token must reproduce; replay checks them. "!<n>" records a non-default step
-// bound. The check is 4 base64url characters (24 bits of FNV-1a over everything before it), so a
-// token mistyped or cut short is rejected instead of replaying some other schedule. Version 1 had
-// no check; its tokens are rejected with a message saying so.
+// Format (version 2): "2" + kind letter + step + "." + payload [+ "!" + step bound] [+ "+" + flags]
+// + "." + check. The payload is one or more segments separated by "~" (several when a lockdep cycle
+// was closed across executions: they are replayed in order with one lockdep graph). A segment is
+// the choice list (task ids, one per scheduling point with more than one runnable task), run-length
+// encoded as LEB128 varint pairs (task id, repeat count - 1), in unpadded base64url. The kind and
+// step identify the failure the token must reproduce; replay checks them. The rest records every
+// option that changes what an execution does, when it is not the default: "!<n>" the step bound,
+// "+" and one letter per option turned off ("l" lockdep, "u" fair scheduling of spinning tasks;
+// in that order). A token without them (every version-2 token made before they existed) replays
+// with the defaults. The check is 4 base64url characters (24 bits of FNV-1a over everything before
+// it), so a token mistyped or cut short is rejected instead of replaying some other schedule.
+// Version 1 had no check; its tokens are rejected with a message saying so.
 
 import { MmunError } from "../lib/errno.js";
 import type { FailureKind } from "./result.js";
@@ -33,7 +36,23 @@ export interface DecodedToken {
   segments: number[][];
   /** The step bound the failure was found with, when it was not the default. */
   maxSteps: number | undefined;
+  /** Whether lockdep checked lock order (default true). */
+  lockdep: boolean;
+  /** Whether spinning tasks were scheduled fairly (default true). */
+  fair: boolean;
 }
+
+/** The options a token records besides the step bound (defaults: all true). */
+export interface TokenOptions {
+  lockdep?: boolean;
+  fair?: boolean;
+}
+
+/** One letter per option that is off, in this order. */
+const FLAGS = [
+  ["l", "lockdep"],
+  ["u", "fair"],
+] as const;
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -126,19 +145,47 @@ function checkOf(text: string): string {
   return toBase64Url([(h >>> 16) & 255, (h >>> 8) & 255, h & 255]);
 }
 
-/** Builds a token for a failure of `kind` at `step`, replayed by the given executions' choices. */
+/**
+ * Builds a token for a failure of `kind` at `step`, replayed by the given executions' choices, with
+ * the step bound (undefined: the default) and the options it was found with.
+ */
 export function encodeToken(
   kind: FailureKind,
   step: number,
   segments: readonly (readonly number[])[],
   maxSteps?: number,
+  options: TokenOptions = {},
 ): string {
   const bound = maxSteps === undefined ? "" : `!${maxSteps}`;
-  const body = `2${KIND_LETTER[kind]}${step}.${segments.map(encodeChoices).join("~")}${bound}`;
+  const off = FLAGS.filter(([, name]) => options[name] === false)
+    .map(([letter]) => letter)
+    .join("");
+  const flags = off === "" ? "" : `+${off}`;
+  const body = `2${KIND_LETTER[kind]}${step}.${segments.map(encodeChoices).join("~")}${bound}${flags}`;
   return `${body}.${checkOf(body)}`;
 }
 
-const TOKEN = /^2([a-z])(\d+)\.([A-Za-z0-9_~-]*)(?:!(\d+))?\.([A-Za-z0-9_-]{4})$/;
+const TOKEN = /^2([a-z])(\d+)\.([A-Za-z0-9_~-]*)(?:!(\d+))?(?:\+([a-z]+))?\.([A-Za-z0-9_-]{4})$/;
+
+/** The options a "+" field turns off (letters known, each once, in order). */
+function decodeFlags(token: string, letters: string | undefined): { lockdep: boolean; fair: boolean } {
+  const out = { lockdep: true, fair: true };
+  let at = 0;
+  for (const ch of letters ?? "") {
+    const i = FLAGS.findIndex(([letter]) => letter === ch);
+    if (i < at) {
+      throw new MmunError(
+        "EINVAL",
+        i < 0
+          ? `unknown option letter "${ch}" in replay token ${JSON.stringify(token)} (made by a newer mmun?)`
+          : `option letters out of order or repeated in replay token ${JSON.stringify(token)}`,
+      );
+    }
+    out[(FLAGS[i] as (typeof FLAGS)[number])[1]] = false;
+    at = i + 1;
+  }
+  return out;
+}
 
 /** Parses a token; throws `MmunError("EINVAL")` when it is not one, or not intact. */
 export function decodeToken(token: string): DecodedToken {
@@ -158,7 +205,7 @@ export function decodeToken(token: string): DecodedToken {
     );
   }
   const body = text.slice(0, text.lastIndexOf("."));
-  if (checkOf(body) !== m[5]) {
+  if (checkOf(body) !== m[6]) {
     throw new MmunError(
       "EINVAL",
       `replay token ${JSON.stringify(token)} fails its check: a character was changed, added or lost ` +
@@ -169,5 +216,11 @@ export function decodeToken(token: string): DecodedToken {
   if (kind === undefined)
     throw new MmunError("EINVAL", `unknown failure kind letter "${m[1]}" in replay token`);
   const segments = (m[3] as string).split("~").map(decodeChoices);
-  return { kind, step: Number(m[2]), segments, maxSteps: m[4] === undefined ? undefined : Number(m[4]) };
+  return {
+    kind,
+    step: Number(m[2]),
+    segments,
+    maxSteps: m[4] === undefined ? undefined : Number(m[4]),
+    ...decodeFlags(text, m[5]),
+  };
 }

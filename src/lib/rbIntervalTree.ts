@@ -11,7 +11,7 @@
 // insertion sequence number, so a descent reads one 32-byte run per node. Values sit in a plain array
 // indexed by slot.
 
-import { checkInterval, isKey } from "./intervalTree.js";
+import { checkInterval, isKey } from "./interval.js";
 import {
   checkRbTree,
   RB_HEADER_WORDS,

@@ -6,9 +6,11 @@ import type { Scenario } from "../explore/scenario.js";
 import type { Kernel } from "../mm/kernel.js";
 import { abba, ordered } from "./classic/abba.js";
 import { fenceChain, fenceCycle, fenceUnderLock } from "./classic/fenceCycle.js";
+import { sameLock, wrongLock } from "./classic/lockMismatch.js";
 import { lockedUpdate, lostUpdate } from "./classic/lostUpdate.js";
 import { lostWakeup, waitEventFlag } from "./classic/lostWakeup.js";
 import { orderedWindow, orderViolation } from "./classic/orderViolation.js";
+import { reorder10, reorder20, reorderLocked10 } from "./classic/reorder.js";
 import { rwsemRecursion, rwsemSingleRead } from "./classic/rwsemRecursion.js";
 import { exclusiveVsFork, faultBackVsMunmap, migrateVsWriteAndRead } from "./hmm/deviceMemory.js";
 import {
@@ -42,6 +44,11 @@ export const builtinScenarios: readonly Scenario<unknown, Kernel>[] = [
   fenceCycle,
   fenceChain,
   fenceUnderLock,
+  reorder10,
+  reorder20,
+  reorderLocked10,
+  wrongLock,
+  sameLock,
   orderViolation,
   orderedWindow,
   readerVsOneWriter,

@@ -29,6 +29,11 @@ export class DirectScheduler extends Scheduler {
     return p;
   }
 
+  /** FIFO is fair already: the spinning task goes behind every runnable one. */
+  spin(task: Task, label: string): Promise<void> | undefined {
+    return this.yield(task, label);
+  }
+
   protected enqueue(task: Task): void {
     this.queue.push(task);
   }

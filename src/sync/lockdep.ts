@@ -61,6 +61,11 @@ export class Lockdep {
   run = 0;
   /** The runs in which the dependencies of the last reported cycle were first seen. */
   lastCycleRuns: number[] = [];
+  /**
+   * Counts the changes to what later runs see: a dependency label recorded, a problem reported (and
+   * so not reported again). A run that leaves it alone leaves the graph as it found it.
+   */
+  changes = 0;
 
   /** The class named `name` (created on first use). */
   classFor(name: string): LockClass {
@@ -72,6 +77,11 @@ export class Lockdep {
       this.out.push(new Map());
     }
     return c;
+  }
+
+  /** Number of problems reported so far (each is reported once per graph). */
+  get reportCount(): number {
+    return this.reported.size;
   }
 
   /** Number of distinct dependencies recorded (all labels of one pair count once). */
@@ -129,6 +139,7 @@ export class Lockdep {
       }
       dep.labels |= 1 << lab;
       dep.sites[lab] = site;
+      this.changes++;
     }
     return problems.length === 0 ? null : problems;
   }
@@ -145,6 +156,7 @@ export class Lockdep {
     const key = `recursion:${classId}:${mode}:${heldMode}`;
     if (this.reported.has(key)) return null;
     this.reported.add(key);
+    this.changes++;
     return (
       `possible recursive locking: ${task} (step ${step}) acquires "${name}" (${MODE_NAMES[mode]}) ` +
       `while already holding a lock of the same class (${MODE_NAMES[heldMode]}, acquired at step ${heldStep})` +
@@ -202,6 +214,7 @@ export class Lockdep {
     const key = `cycle:${[...new Set(classes)].sort((a, b) => a - b).join(",")}`;
     if (this.reported.has(key)) return null;
     this.reported.add(key);
+    this.changes++;
     const name = (id: number) => `"${(this.classes[id] as LockClass).name}"`;
     const line = (a: number, b: number, s: DependencySite) =>
       `  ${a === from && b === to ? "now: " : ""}task "${s.task}" took ${name(b)} (${MODE_NAMES[s.mode]}, step ${s.step})` +

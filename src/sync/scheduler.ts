@@ -18,8 +18,11 @@ export interface SchedulerHost {
   trace: TraceRecorder | null;
   /** Called when every live task is blocked and no timed wait can expire. */
   onDeadlock(blocked: readonly Task[]): void;
-  /** Called when a step bound is exceeded (controlled scheduler). */
-  onStepBound(task: Task, maxSteps: number): void;
+  /**
+   * Called when a step bound is exceeded (controlled scheduler); `spinning` are the live tasks that
+   * spun (`cpuRelax`, `condResched`) lately.
+   */
+  onStepBound(task: Task, maxSteps: number, spinning: readonly Task[]): void;
 }
 
 const NEVER: Promise<void> = new Promise<void>(() => {});
@@ -84,6 +87,14 @@ export abstract class Scheduler {
 
   /** An explicit yield (`kernel.point()`): lets other runnable tasks run. */
   abstract yield(task: Task, label: string): Promise<void> | undefined;
+
+  /**
+   * A yield by a task that waits for another to make progress (`cpu_relax()` in a spin loop,
+   * `cond_resched()`). Both schedulers are fair to it: the direct one queues the task behind every
+   * runnable task; the controlled one does not choose it again until each task runnable at the spin
+   * has run a step or stopped being runnable (`ControlledOptions.fair`).
+   */
+  abstract spin(task: Task, label: string): Promise<void> | undefined;
 
   /** Takes the next task to run out of the runnable set, or null when none is runnable. */
   protected abstract pickNext(): Task | null;

@@ -5,7 +5,7 @@ import type { WarnSink } from "../lib/warn.js";
 import { TraceRecorder } from "../trace/recorder.js";
 import type { TraceEventKind } from "../trace/schema.js";
 import { Completion } from "./completion.js";
-import { type Chooser, ControlledScheduler } from "./controlledScheduler.js";
+import { type Chooser, type ControlledOptions, ControlledScheduler } from "./controlledScheduler.js";
 import { DirectScheduler } from "./directScheduler.js";
 import { DmaFence } from "./dmaFence.js";
 import { Lockdep } from "./lockdep.js";
@@ -40,6 +40,8 @@ export interface KernelOptions {
   chooser?: Chooser;
   /** Bound on scheduling points per run for the controlled scheduler. */
   maxSteps?: number;
+  /** Fair scheduling of spinning tasks under the controlled scheduler (default true). */
+  fair?: boolean;
   /** Page size in bytes (default 4096). */
   pageSize?: number;
   /** Lock-order checking: true (default) for a fresh graph, false for none, or a shared graph. */
@@ -106,10 +108,10 @@ export class SyncKernel implements WarnSink, SchedulerHost {
       if (options.chooser === undefined) {
         throw new MmunError("EINVAL", "the controlled runtime needs a chooser");
       }
-      this.sched = new ControlledScheduler(
-        options.chooser,
-        options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps },
-      );
+      const controlled: ControlledOptions = {};
+      if (options.maxSteps !== undefined) controlled.maxSteps = options.maxSteps;
+      if (options.fair !== undefined) controlled.fair = options.fair;
+      this.sched = new ControlledScheduler(options.chooser, controlled);
     } else if (rt === "direct") this.sched = new DirectScheduler();
     else throw new MmunError("EINVAL", `unknown runtime "${String(rt)}"`);
     const pageSize = options.pageSize ?? 4096;
@@ -235,6 +237,31 @@ export class SyncKernel implements WarnSink, SchedulerHost {
    * sleep). Await it: `await kernel.point()`.
    */
   point(label = "point"): Promise<void> | undefined {
+    return this.yieldAt(label, false);
+  }
+
+  /**
+   * `cond_resched()`: might sleep, and lets others run. A spin (like {@link SyncKernel.cpuRelax}):
+   * loops that call it wait for other tasks, and the explorer schedules it fairly.
+   */
+  condResched(): Promise<void> | undefined {
+    this.mightSleep("cond_resched()");
+    return this.yieldAt("cond_resched", true);
+  }
+
+  /**
+   * `cpu_relax()` in a spin loop (`while (!READ_ONCE(x)) cpu_relax();`, a trylock-and-retry loop):
+   * a scheduling point that says the task waits for another to make progress. Legal in atomic
+   * context. The explorer is fair to it: the task is not chosen again until every task runnable now
+   * has run a step (or stopped being runnable), so a spin-wait ends under every strategy; tasks
+   * that only spin still reach the step bound, which reports them as a livelock.
+   */
+  cpuRelax(): Promise<void> | undefined {
+    return this.yieldAt("cpu_relax", true);
+  }
+
+  /** A scheduling point of the running task: a plain yield, or a spin (scheduled fairly). */
+  private yieldAt(label: string, spin: boolean): Promise<void> | undefined {
     const s = this.sched;
     // The execution was stopped (the explorer found a failure): nothing happens any more.
     if (s.aborted) return never();
@@ -242,13 +269,7 @@ export class SyncKernel implements WarnSink, SchedulerHost {
     const t = s.current;
     if (t === null) return undefined;
     if (this.trace !== null) this.event("point", -1, undefined, label);
-    return s.yield(t, label);
-  }
-
-  /** `cond_resched()`: might sleep, and lets others run. */
-  condResched(): Promise<void> | undefined {
-    this.mightSleep("cond_resched()");
-    return this.point("cond_resched");
+    return spin ? s.spin(t, label) : s.yield(t, label);
   }
 
   /** `msleep(ms)`: sleeps for `ms` of logical time. */
@@ -480,13 +501,20 @@ export class SyncKernel implements WarnSink, SchedulerHost {
   }
 
   /** SchedulerHost: the controlled scheduler's step bound was exceeded. */
-  onStepBound(task: Task, maxSteps: number): void {
+  onStepBound(task: Task, maxSteps: number, spinning: readonly Task[]): void {
     const s = this.sched;
+    const live = s.tasks.filter((t) => t.state !== "done");
+    const names = spinning.map((t) => `"${t.name}"`).join(", ");
+    const why =
+      spinning.length > 0 && spinning.length === live.length
+        ? `a livelock: every live task (${names}) keeps spinning (cpu_relax/cond_resched), each waiting for another`
+        : "likely an unbounded retry loop or a livelock (tasks keep running without finishing)" +
+          (spinning.length > 0 ? `; spinning lately: ${names}` : "");
     this.raise({
       kind: "error",
       message:
-        `${task} exceeded the bound of ${maxSteps} scheduling points: likely an unbounded retry loop or a livelock ` +
-        "(tasks keep running without finishing); raise maxSteps if the scenario is just long",
+        `${task} exceeded the bound of ${maxSteps} scheduling points: ${why}; ` +
+        "raise maxSteps if the scenario is just long",
       task: task.name,
       step: s.step,
       time: s.clock,

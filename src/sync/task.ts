@@ -47,6 +47,9 @@ export class OutsideWaiter {
   }
 }
 
+/** `spinSeen` of a task that waits for no one (never written: a spin assigns a fresh array). */
+const NOT_SPINNING: number[] = [];
+
 /**
  * One task: an async function spawned on a kernel. Its code runs only while the scheduler has
  * switched to it; at every wait it parks on a gate promise that the scheduler resolves to resume it.
@@ -80,6 +83,18 @@ export class Task {
   error: unknown = undefined;
   /** Number of scheduling points this task passed (its own step counter). */
   steps = 0;
+  /** Times the controlled scheduler gave this task a step (fair scheduling counts them). */
+  scheduled = 0;
+  /**
+   * Fair scheduling: after a spin (`cpuRelax`, `condResched`) the tasks that were runnable then and
+   * must each run a step (or stop being runnable) before this task is chosen again, with their
+   * `scheduled` counts at the spin (`spinSeen`); null when the task does not wait for any.
+   */
+  spinWait: Task[] | null = null;
+  spinSeen: number[] = NOT_SPINNING;
+  /** Spins in this run, and the scheduling point of the last (for livelock reports). */
+  spins = 0;
+  lastSpin = -1;
   private resolveGate: (() => void) | null = null;
   /** One executor per task, so parking allocates only the promise. */
   private readonly gateExecutor = (resolve: () => void): void => {

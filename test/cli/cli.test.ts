@@ -264,6 +264,7 @@ export const one = defineScenario({
         ["--preemption-bound", "2"],
         ["--strategy", "dfs", "--pct-depth", "2"],
         ["--strategy", "dfs", "--seed", "1"],
+        ["--strategy", "pct", "--delay-bound", "1"],
       ].map((args) => mmun("check", "classic/abba", ...args)),
     );
     for (const r of runs) {
@@ -340,6 +341,27 @@ describe("what a failure shows: its schedule, a checked token, a replay that say
     expect(f?.schedule.tasks).toEqual(["producer", "consumer"]);
     expect(f?.schedule.rows.length).toBeGreaterThan(20);
   });
+
+  it("check --delay-bound, iterative bounding with the bound reached, and --no-lockdep/--unfair tokens that replay as printed", async () => {
+    const [bounded, iterative, noLockdep, both] = await Promise.all([
+      mmun("check", "classic/reorder-20", "--strategy", "dfs", "--delay-bound", "2"),
+      mmun("check", "classic/same-lock", "--strategy", "dfs", "--executions", "300"),
+      mmun("check", "classic/abba", "--strategy", "dfs", "--no-lockdep"),
+      mmun("check", "classic/lost-update", "--no-lockdep", "--unfair", "--max-steps", "3"),
+    ]);
+    expect(bounded.code).toBe(1);
+    expect(bounded.stdout).toMatch(/FAIL check in execution \d+/);
+    expect(iterative.code).toBe(0);
+    expect(iterative.stdout).toMatch(/300 executions .*schedule space not exhausted, delay bound reached \d/);
+    expect(noLockdep.stdout).toMatch(/FAIL deadlock/);
+    expect(noLockdep.stdout).toMatch(/token: {2}2d\d+\.\S*\+l\./);
+    expect(both.stdout).toMatch(/token: {2}\S*!3\+lu\./);
+    for (const out of [noLockdep, both]) {
+      const again = await replayAsPrinted(out.stdout, root);
+      expect(again.code, again.stdout).toBe(0);
+      expect(again.stdout).toMatch(/reproduced: same schedule, same failure, same step/);
+    }
+  }, 60_000);
 
   it("replay rejects a token with a changed character, and says so when a valid token leaves its schedule", async () => {
     const found = await mmun("check", "classic/abba", "--strategy", "dfs");

@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { explore, type StrategyName } from "../../src/explore/explore.js";
+import { defineScenario } from "../../src/explore/scenario.js";
 import { abba, ordered } from "../../src/scenarios/classic/abba.js";
 import { fenceChain, fenceCycle, fenceUnderLock } from "../../src/scenarios/classic/fenceCycle.js";
+import { wrongLock } from "../../src/scenarios/classic/lockMismatch.js";
 import { lockedUpdate, lostUpdate } from "../../src/scenarios/classic/lostUpdate.js";
 import { lostWakeup, waitEventFlag } from "../../src/scenarios/classic/lostWakeup.js";
 import { orderedWindow, orderViolation } from "../../src/scenarios/classic/orderViolation.js";
+import { reorder10, reorder20 } from "../../src/scenarios/classic/reorder.js";
 import { rwsemRecursion, rwsemSingleRead } from "../../src/scenarios/classic/rwsemRecursion.js";
+import { builtinScenarios } from "../../src/scenarios/index.js";
 
 const strategies: StrategyName[] = ["random", "pct", "dfs"];
 
@@ -53,6 +57,66 @@ describe("the classic concurrency bugs are caught with the default budget (seed 
     expect(f?.execution).toBe(0);
     expect(f?.message).toContain('task "t1" took "lock_b"');
     expect(f?.message).toContain('task "t2" took "lock_a"');
+  });
+});
+
+describe("delay-bounded DFS finds every broken built-in and exhausts every correct one within its bound", () => {
+  const broken = builtinScenarios.filter((s) => s.expect !== "pass");
+  const correct = builtinScenarios.filter((s) => s.expect === "pass");
+  for (const scenario of broken) {
+    it(`${scenario.name}: delay bound 2 and iterative bounding find ${scenario.expect}`, async () => {
+      const bounded = await explore(scenario, { strategy: "dfs", delayBound: 2 });
+      expect(bounded.failures[0]?.kind).toBe(scenario.expect);
+      const iterative = await explore(scenario, { strategy: "dfs", executions: 10_000 });
+      expect(iterative.failures[0]?.kind).toBe(scenario.expect);
+      expect(iterative.stats.boundReached).toBeLessThanOrEqual(2);
+    });
+  }
+  for (const scenario of correct) {
+    it(`${scenario.name}: delay bound 2 enumerates every schedule within it, none fails`, async () => {
+      const r = await explore(scenario, { strategy: "dfs", delayBound: 2 });
+      expect(r.failures).toEqual([]);
+      expect(r.stats.exhausted).toBe(true);
+      expect(r.executions).toBe(r.distinctSchedules);
+    });
+  }
+});
+
+describe("many tasks: delay bounding finds in a few hundred executions what preemption bounding misses", () => {
+  it("reorder-20: delay bound 2 finds it within 1,000 executions, iterative bounding at bound 1", async () => {
+    const bounded = await explore(reorder20, { strategy: "dfs", delayBound: 2 });
+    expect(bounded.failures[0]?.execution).toBeLessThan(1000);
+    const iterative = await explore(reorder20, { strategy: "dfs", executions: 1000 });
+    expect(iterative.failures[0]?.kind).toBe("check");
+    expect(iterative.stats.boundReached).toBe(1);
+  });
+
+  it("reorder-10, reorder-20 and wrong-lock: preemption bound 2 misses them in 2,000 executions (orders of whole tasks)", async () => {
+    for (const scenario of [reorder10, reorder20, wrongLock]) {
+      const r = await explore(scenario, { strategy: "dfs", preemptionBound: 2, executions: 2000 });
+      expect(r.failures, scenario.name).toEqual([]);
+    }
+  });
+
+  it("wrong-lock: preemption bound 0 alone has 8! schedules (none fails), delay bound 0 one", async () => {
+    const pb0 = await explore(wrongLock, { strategy: "dfs", preemptionBound: 0, executions: 1_000_000 });
+    expect(pb0.failures).toEqual([]);
+    expect(pb0.stats.exhausted).toBe(true);
+    expect(pb0.executions).toBe(40_320);
+    const db0 = await explore(wrongLock, { strategy: "dfs", delayBound: 0 });
+    expect(db0.executions).toBe(1);
+  }, 60_000);
+
+  it("with the checker spawned last, reorder needs a delay per setter: delay bound 2 misses it, PCT does not care", async () => {
+    const last = defineScenario({
+      ...reorder10,
+      name: "reorder-10-checker-last",
+      tasks: Object.fromEntries(
+        [...reorder10.taskNames.filter((n) => n !== "check"), "check"].map((n) => [n, reorder10.tasks[n]]),
+      ) as typeof reorder10.tasks,
+    });
+    expect((await explore(last, { strategy: "dfs", delayBound: 2 })).failures).toEqual([]);
+    expect((await explore(last, { strategy: "pct" })).failures[0]?.kind).toBe("check");
   });
 });
 

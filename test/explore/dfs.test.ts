@@ -100,6 +100,24 @@ describe("sharding splits the DFS tree without changing it", () => {
     expect(whole.executions).toBe(multinomial(4, 3, 2));
   });
 
+  for (const [what, options] of [
+    ["delay bound 2", { delayBound: 2 }],
+    ["iterative bounding", { executions: 1_000_000 }],
+  ] as const) {
+    it(`under ${what}, shards 0/3, 1/3 and 2/3 together are exactly the sequential search`, async () => {
+      const sc = independent(3, 3, 2);
+      const whole = await explore(sc, { strategy: "dfs", ...options });
+      let total = 0;
+      for (let i = 0; i < 3; i++) {
+        const part = await explore(sc, { strategy: "dfs", ...options, shard: `${i}/3` });
+        expect(part.stats.exhausted).toBe(true);
+        total += part.executions;
+      }
+      expect(total).toBe(whole.executions);
+      expect(whole.stats.exhausted).toBe(true);
+    });
+  }
+
   it("random shards partition the execution indices", async () => {
     const sc = independent(3, 3);
     const whole = await explore(sc, { strategy: "random", executions: 90 });
@@ -113,6 +131,161 @@ describe("sharding splits the DFS tree without changing it", () => {
   it("rejects a malformed shard", async () => {
     await expect(explore(independent(1, 1), { shard: "3/3" })).rejects.toMatchObject({ code: "EINVAL" });
     await expect(explore(independent(1, 1), { shard: "x" })).rejects.toMatchObject({ code: "EINVAL" });
+  });
+});
+
+/**
+ * The brute-force model of delay bounding: every interleaving of tasks of the given step counts
+ * (as the sequence of tasks that run each step), with its delays from a round robin in id order.
+ * A step ends at a scheduling point; the running task goes on by default, and when it ends the next
+ * one after it (by id, wrapping around) runs; choosing the i-th runnable task in that order costs i.
+ */
+function delaysOfEveryInterleaving(steps: readonly number[]): number[] {
+  const out: number[] = [];
+  const left = [...steps];
+  const walk = (current: number | null, last: number | null, delays: number) => {
+    const runnable = left.flatMap((n, id) => (n > 0 ? [id] : []));
+    if (runnable.length === 0) {
+      out.push(delays);
+      return;
+    }
+    const start = current !== null && left[current] !== 0 ? current : last === null ? 0 : last + 1;
+    const order = [...runnable.filter((id) => id >= start), ...runnable.filter((id) => id < start)];
+    order.forEach((id, i) => {
+      left[id] = (left[id] as number) - 1;
+      walk(id, id, delays + (runnable.length > 1 ? i : 0));
+      left[id] = (left[id] as number) + 1;
+    });
+  };
+  walk(null, null, 0);
+  return out;
+}
+
+describe("delay bounding enumerates the schedules within d delays of a round robin", () => {
+  it("delay bound 0 is one schedule whatever the number of tasks, where preemption bound 0 has n!", async () => {
+    const sc = independent(2, 2, 2, 2, 2);
+    expect((await explore(sc, { strategy: "dfs", delayBound: 0 })).executions).toBe(1);
+    expect((await explore(sc, { strategy: "dfs", preemptionBound: 0 })).executions).toBe(120);
+  });
+
+  it("n tasks of one step: delay bound d gives the permutations of n with at most d inversions (Mahonian numbers)", async () => {
+    // Permutations of 5 by inversions: 1, 4, 9, 15, 20, 22, 20, 15, 9, 4, 1.
+    const cumulative = [1, 5, 14, 29, 49, 71, 91, 106, 115, 119, 120];
+    const sc = independent(1, 1, 1, 1, 1);
+    for (let d = 0; d < cumulative.length; d++) {
+      const r = await explore(sc, { strategy: "dfs", delayBound: d });
+      expect(r.executions, `bound ${d}`).toBe(cumulative[d]);
+      expect(r.stats.exhausted).toBe(true);
+    }
+  });
+
+  for (const [n, m] of [
+    [2, 5],
+    [3, 3],
+    [5, 2],
+  ] as const) {
+    it(`${n} tasks of ${m} steps with delay bound 1 give 1 + (n-1)m = ${1 + (n - 1) * m} schedules`, async () => {
+      const r = await explore(independent(...new Array<number>(n).fill(m)), {
+        strategy: "dfs",
+        delayBound: 1,
+      });
+      expect(r.executions).toBe(1 + (n - 1) * m);
+    });
+  }
+
+  for (const steps of [
+    [2, 3],
+    [2, 2, 2],
+    [3, 1, 2],
+    [1, 2, 1, 2],
+  ]) {
+    it(`tasks of ${steps.join(", ")} steps: each bound gives exactly the interleavings of the brute-force model within it`, async () => {
+      const delays = delaysOfEveryInterleaving(steps);
+      expect(delays.length).toBe(multinomial(...steps));
+      for (let d = 0; d <= Math.max(...delays); d++) {
+        const r = await explore(independent(...steps), { strategy: "dfs", delayBound: d });
+        expect(r.executions, `bound ${d}`).toBe(delays.filter((x) => x <= d).length);
+        expect(r.distinctSchedules).toBe(r.executions);
+      }
+    });
+  }
+
+  it("preemptionBound and delayBound together are refused", async () => {
+    await expect(
+      explore(independent(1, 1), { strategy: "dfs", preemptionBound: 1, delayBound: 1 }),
+    ).rejects.toMatchObject({ code: "EINVAL" });
+  });
+});
+
+describe("iterative bounding (dfs with a budget and no bound) runs bound 0, 1, 2, …", () => {
+  it("counts each schedule once, in the iteration of its delays, and says the space was exhausted at the largest delay count", async () => {
+    const steps = [3, 2, 2];
+    const delays = delaysOfEveryInterleaving(steps);
+    const r = await explore(independent(...steps), { strategy: "dfs", executions: 1_000_000 });
+    expect(r.executions).toBe(multinomial(...steps));
+    expect(r.distinctSchedules).toBe(r.executions);
+    expect(r.stats.exhausted).toBe(true);
+    expect(r.stats.boundReached).toBe(Math.max(...delays));
+  });
+
+  it("stopped by its budget, it has run every schedule with fewer delays than the bound it reached", async () => {
+    const steps = [3, 3, 2];
+    const delays = delaysOfEveryInterleaving(steps);
+    for (const budget of [1, 10, 100, 500]) {
+      const r = await explore(independent(...steps), { strategy: "dfs", executions: budget });
+      const b = r.stats.boundReached as number;
+      expect(r.executions).toBe(budget);
+      expect(r.stats.exhausted).toBe(false);
+      expect(delays.filter((x) => x < b).length).toBeLessThan(budget);
+      expect(delays.filter((x) => x <= b).length).toBeGreaterThanOrEqual(budget);
+    }
+  });
+
+  it("finds a bug at the smallest number of delays that shows it (the lost update: bound 1)", async () => {
+    const race = defineScenario({
+      name: "race",
+      description: "a read-modify-write split by a point",
+      setup: () => ({ n: 0 }),
+      tasks: Object.fromEntries(
+        ["a", "b", "c"].map((t) => [
+          t,
+          async (w: { n: number }, k: SyncKernel) => {
+            const v = w.n;
+            await k.point();
+            w.n = v + 1;
+          },
+        ]),
+      ),
+      check: (w) => w.n === 3,
+    });
+    const r = await explore(race, { strategy: "dfs", executions: 1000 });
+    expect(r.failures[0]?.kind).toBe("check");
+    expect(r.stats.boundReached).toBe(1);
+    expect(r.stats.exhausted).toBe(false);
+  });
+
+  it("iterative: false keeps plain depth-first order under a budget; iterative: true needs no budget and no bound", async () => {
+    const sc = independent(3, 3, 2);
+    const plain = await explore(sc, { strategy: "dfs", executions: 50, iterative: false });
+    const all = await explore(sc, { strategy: "dfs" });
+    expect(plain.stats.boundReached).toBeUndefined();
+    expect(plain.failures).toEqual([]);
+    expect(plain.executions).toBe(50);
+    const forced = await explore(sc, { strategy: "dfs", iterative: true });
+    expect(forced.executions).toBe(all.executions);
+    expect(forced.stats.boundReached).toBeGreaterThan(0);
+    await expect(explore(sc, { strategy: "dfs", iterative: true, delayBound: 1 })).rejects.toMatchObject({
+      code: "EINVAL",
+    });
+  });
+
+  it("is not used when a bound is given, or without a budget: boundReached is undefined", async () => {
+    const sc = independent(2, 2);
+    expect((await explore(sc, { strategy: "dfs" })).stats.boundReached).toBeUndefined();
+    expect(
+      (await explore(sc, { strategy: "dfs", delayBound: 1, executions: 9 })).stats.boundReached,
+    ).toBeUndefined();
+    expect((await explore(sc, { strategy: "random", executions: 9 })).stats.boundReached).toBeUndefined();
   });
 });
 

@@ -3,12 +3,14 @@ import { explore } from "../../src/explore/explore.js";
 import { defineScenario } from "../../src/explore/scenario.js";
 import { lostUpdate } from "../../src/scenarios/classic/lostUpdate.js";
 import { orderedWindow, orderViolation } from "../../src/scenarios/classic/orderViolation.js";
+import { reorder10 } from "../../src/scenarios/classic/reorder.js";
 
 const strip = (r: Awaited<ReturnType<typeof explore>>) => ({
   executions: r.executions,
   distinct: r.distinctSchedules,
   failures: r.failures.map((f) => [f.kind, f.token, f.execution, f.message]),
   exhausted: r.stats.exhausted,
+  boundReached: r.stats.boundReached,
 });
 
 describe("worker threads give the same results as one worker", () => {
@@ -17,6 +19,20 @@ describe("worker threads give the same results as one worker", () => {
     const two = await explore(orderedWindow, { strategy: "dfs", workers: 2 });
     expect(strip(two)).toEqual(strip(one));
     expect(two.stats.workers).toBe(2);
+  }, 60_000);
+
+  it("iterative delay bounding: 1 and 2 workers run the same executions, cut by the budget, to the end, or to a failure", async () => {
+    for (const [scenario, executions] of [
+      [orderedWindow, 3000],
+      [orderedWindow, 100_000],
+      [reorder10, 1000],
+    ] as const) {
+      const one = await explore(scenario, { strategy: "dfs", executions });
+      const two = await explore(scenario, { strategy: "dfs", executions, workers: 2 });
+      expect(strip(two)).toEqual(strip(one));
+      expect(one.stats.exhausted || one.failures.length > 0 || one.executions === executions).toBe(true);
+    }
+    expect((await explore(reorder10, { strategy: "dfs", executions: 1000 })).failures).toHaveLength(1);
   }, 60_000);
 
   it("PCT on the order violation: the first failure and its execution index match (seed 4)", async () => {

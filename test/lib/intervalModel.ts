@@ -1,9 +1,22 @@
-// Shared by the interval tree tests: a brute-force model of the tree, key spaces, and a comparison of
-// everything observable (size, first, order, and one query asked four ways).
+// Shared by the interval tree tests: a brute-force model of the tree, key spaces, a comparison of
+// everything observable (size, first, order, and one query asked four ways), and the tree's checker,
+// shape and key directory as the tests read them.
 
 import { expect } from "vitest";
 import type { IntervalTree, IntervalTreeNode } from "../../src/lib/intervalTree.js";
+import type { KeyDirectoryView } from "../../src/lib/keyDirectory.js";
 import type { Rng } from "../../src/lib/rng.js";
+
+export {
+  checkIntervalTree,
+  INTERVAL_TREE_LAYOUT,
+  intervalTreeShape,
+} from "../../src/lib/intervalTreeCheck.js";
+
+/** The tree's key directory, for tests that look at (or break) its buckets, redirects and limbo. */
+export function keyDirectoryOf(tree: IntervalTree<number>): KeyDirectoryView {
+  return tree.keys;
+}
 
 export const MAX = Number.MAX_SAFE_INTEGER;
 

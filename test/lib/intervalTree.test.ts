@@ -5,16 +5,13 @@ import FlattenIntervalTree from "@flatten-js/interval-tree";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MmunError } from "../../src/lib/errno.js";
-import {
-  checkIntervalTree,
-  INTERVAL_TREE_LAYOUT,
-  IntervalTree,
-  type IntervalTreeNode,
-  intervalTreeShape,
-} from "../../src/lib/intervalTree.js";
+import { IntervalTree, type IntervalTreeNode } from "../../src/lib/intervalTree.js";
 import { Rng } from "../../src/lib/rng.js";
 import {
+  checkIntervalTree,
   compare,
+  INTERVAL_TREE_LAYOUT,
+  intervalTreeShape,
   type KeySpace,
   MAX,
   Model,
@@ -548,7 +545,7 @@ describe("IntervalTree argument errors", () => {
     // identifying their node, and a seq past int32 must not wrap onto another.
     for (const base of [2 ** 30 - 3, 2 ** 31 - 3, 2 ** 32 - 3, 2 ** 53 - 40]) {
       const tree = new IntervalTree<number>();
-      (tree as unknown as { nextSeq: number }).nextSeq = base;
+      tree.nextSeq = base;
       const made = Array.from({ length: 6 }, (_, i) => tree.insert(10, 20 + i, i));
       expect(made.map((h) => h.seq)).toEqual([0, 1, 2, 3, 4, 5].map((i) => base + i));
       const walked = [...tree];

@@ -1,20 +1,19 @@
-// Tests of the interval tree's key directory (src/lib/intervalTree.ts): when it is built, declined and
+// Tests of the interval tree's key directory (src/lib/keyDirectory.ts): when it is built, declined and
 // dropped, and that queries answered through it match the brute-force model on every key space,
 // including the edges of its buckets, keys that cluster, and trees that change between runs of queries.
 // checkIntervalTree recomputes the directory the slow way whenever it is current.
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  checkIntervalTree,
-  INTERVAL_TREE_LAYOUT,
-  IntervalTree,
-  intervalTreeShape,
-} from "../../src/lib/intervalTree.js";
+import { IntervalTree } from "../../src/lib/intervalTree.js";
 import { Rng } from "../../src/lib/rng.js";
 import {
+  checkIntervalTree,
   compare,
+  INTERVAL_TREE_LAYOUT,
+  intervalTreeShape,
   type KeySpace,
+  keyDirectoryOf,
   MAX,
   Model,
   randomInterval,
@@ -72,6 +71,19 @@ function fill(
   }
 }
 
+/** n short intervals of SPACES[1] in a tree whose directory the quiet run built: current. */
+function withCurrentDirectory(
+  seed: number,
+  n: number,
+): { rng: Rng; tree: IntervalTree<number>; model: Model } {
+  const rng = new Rng(seed);
+  const tree = new IntervalTree<number>();
+  const model = new Model();
+  fill(tree, model, rng, SPACES[1]!, n, true);
+  quietRun(tree, rng, 0, 1e6);
+  return { rng, tree, model };
+}
+
 /**
  * A checker of many queries on a tree that does not change: compare() once (size, first, the whole
  * order), then each query's search(), cursor walk and overlapping() against the model sorted once.
@@ -93,7 +105,7 @@ function answers(tree: IntervalTree<number>, model: Model): (qs: number, ql: num
 
 /** NIL buckets of a current directory (queries there descend from the root). */
 function nilBuckets(tree: IntervalTree<number>): number {
-  const dir = tree["dir" as keyof IntervalTree<number>] as unknown as Int32Array;
+  const dir = keyDirectoryOf(tree).buckets;
   let nil = 0;
   for (let b = 0; b < tree.size; b++) if (dir[b] === -1) nil++;
   return nil;
@@ -236,7 +248,6 @@ describe("IntervalTree key directory", () => {
     const model = new Model();
     fill(tree, model, rng, ks, 3000, true);
     quietRun(tree, rng, ks.lo, ks.hi);
-    const shape = () => tree as unknown as { keptRedirect: Int32Array; keptLimbo: number[] };
     // Remove a run of neighbours in key order: their leaves underflow and merge or borrow.
     const sorted = model.sorted();
     for (const e of sorted.slice(1000, 1600)) {
@@ -244,8 +255,8 @@ describe("IntervalTree key directory", () => {
       model.removeAt(model.entries.indexOf(e));
     }
     expect(intervalTreeShape(tree).directory).toBe("kept");
-    expect([...shape().keptRedirect].filter((r) => r !== -1).length).toBeGreaterThan(0);
-    const limbo = shape().keptLimbo.length;
+    expect([...keyDirectoryOf(tree).redirect].filter((r) => r !== -1).length).toBeGreaterThan(0);
+    const limbo = keyDirectoryOf(tree).limbo.length;
     expect(limbo).toBeGreaterThan(0);
     checkIntervalTree(tree);
     // Inserts split leaves: new ones come from the pool, not from limbo.
@@ -258,7 +269,7 @@ describe("IntervalTree key directory", () => {
       const l = a + uniform(rng, 0, ks.maxLen);
       model.add(a, l, 10_000 + i, tree.insert(a, l, 10_000 + i));
     }
-    expect(shape().keptLimbo.length).toBe(limbo);
+    expect(keyDirectoryOf(tree).limbo.length).toBe(limbo);
     expect(intervalTreeShape(tree).leaves).toBeGreaterThan(used);
     checkIntervalTree(tree);
     const check = answers(tree, model);
@@ -266,7 +277,7 @@ describe("IntervalTree key directory", () => {
     expect(intervalTreeShape(tree).directory).toBe("kept");
     quietRun(tree, rng, ks.lo, ks.hi);
     expect(intervalTreeShape(tree).directory).toBe("current");
-    expect(shape().keptLimbo.length).toBe(0);
+    expect(keyDirectoryOf(tree).limbo.length).toBe(0);
     checkIntervalTree(tree);
   });
 
@@ -309,20 +320,38 @@ describe("IntervalTree key directory", () => {
   });
 
   it("checkIntervalTree catches a kept bucket that scans from past an entry its queries need", () => {
-    const rng = new Rng(89);
-    const tree = new IntervalTree<number>();
-    const model = new Model();
-    fill(tree, model, rng, SPACES[1]!, 1500, true);
-    quietRun(tree, rng, 0, 1e6);
+    const { rng, tree, model } = withCurrentDirectory(89, 1500);
     fill(tree, model, rng, SPACES[1]!, 1, true);
     expect(intervalTreeShape(tree).directory).toBe("kept");
     checkIntervalTree(tree);
-    const dir = tree["dir" as keyof IntervalTree<number>] as unknown as Int32Array;
+    const dir = keyDirectoryOf(tree).buckets;
     const b = dir.findIndex((c, i) => c !== -1 && i > 10 && dir[i + 1]! >> 5 !== c >> 5 && dir[i + 1] !== -1);
     const saved = dir[b]!;
     dir[b] = dir[b + 1]!; // a later leaf
     expect(() => checkIntervalTree(tree)).toThrow(/kept directory bucket/);
     dir[b] = saved;
+    checkIntervalTree(tree);
+  });
+
+  it("checkIntervalTree catches a change that did not reach the key directory, and upkeep on a current one", () => {
+    const { tree, model } = withCurrentDirectory(90, 500);
+    expect(intervalTreeShape(tree).directory).toBe("current");
+    checkIntervalTree(tree);
+    // A change the hooks did not see: the tree's version moved, the directory still says current.
+    tree.version++;
+    expect(() => checkIntervalTree(tree)).toThrow(/key directory is current, built at version/);
+    tree.version--;
+    const keys = keyDirectoryOf(tree);
+    keys.changed[3] = 1;
+    expect(() => checkIntervalTree(tree)).toThrow(/current key directory marks leaf 3 changed/);
+    keys.changed[3] = 0;
+    keys.redirect[2] = 0;
+    expect(() => checkIntervalTree(tree)).toThrow(/current key directory redirects leaf 2/);
+    keys.redirect[2] = -1;
+    checkIntervalTree(tree);
+    // After a change through the hooks it is kept, and that is consistent too.
+    model.add(7, 9, -1, tree.insert(7, 9, -1));
+    expect(intervalTreeShape(tree).directory).toBe("kept");
     checkIntervalTree(tree);
   });
 
@@ -495,14 +524,10 @@ describe("IntervalTree key directory", () => {
   });
 
   it("never scans past dirMaxScan entries from a bucket it uses, and checkIntervalTree catches a wrong cursor", () => {
-    const rng = new Rng(82);
-    const tree = new IntervalTree<number>();
-    const model = new Model();
-    fill(tree, model, rng, SPACES[1]!, 1500, true);
-    quietRun(tree, rng, 0, 1e6);
+    const { tree } = withCurrentDirectory(82, 1500);
     checkIntervalTree(tree); // includes the scan bound, recomputed the slow way
     expect(dirMaxScan).toBeGreaterThan(0);
-    const dir = tree["dir" as keyof IntervalTree<number>] as unknown as Int32Array;
+    const dir = keyDirectoryOf(tree).buckets;
     const b = dir.findIndex((c, i) => c !== -1 && dir[i + 1] !== c && i > 10);
     const saved = dir[b]!;
     dir[b] = dir[b + 1]!; // a cursor past some queries' first result

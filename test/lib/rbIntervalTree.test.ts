@@ -1,11 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MmunError } from "../../src/lib/errno.js";
-import {
-  checkIntervalTree,
-  IntervalTree,
-  type IntervalTreeNode,
-  intervalTreeShape,
-} from "../../src/lib/intervalTree.js";
+import { IntervalTree, type IntervalTreeNode } from "../../src/lib/intervalTree.js";
+import { checkIntervalTree, intervalTreeShape } from "../../src/lib/intervalTreeCheck.js";
 import { checkRbIntervalTree, RbIntervalTree } from "../../src/lib/rbIntervalTree.js";
 import { Rng } from "../../src/lib/rng.js";
 

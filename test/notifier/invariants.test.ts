@@ -2,7 +2,7 @@
 
 import { describe, expect, it, vi } from "vitest";
 import { EAGAIN, EINVAL, MmunError } from "../../src/lib/errno.js";
-import { checkIntervalTree } from "../../src/lib/intervalTree.js";
+import { checkIntervalTree } from "../../src/lib/intervalTreeCheck.js";
 import { Rng } from "../../src/lib/rng.js";
 import type { Mm } from "../../src/mm/mm.js";
 import { MmuNotifier, type MmuNotifierOps } from "../../src/notifier/classicNotifier.js";

@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EAGAIN } from "../../src/lib/errno.js";
-import { checkIntervalTree } from "../../src/lib/intervalTree.js";
+import { checkIntervalTree } from "../../src/lib/intervalTreeCheck.js";
 import type { Kernel } from "../../src/mm/kernel.js";
 import type { Mm } from "../../src/mm/mm.js";
 import { MmuIntervalNotifier } from "../../src/notifier/intervalNotifier.js";

@@ -7,7 +7,7 @@ import type { Chooser, ControlledScheduler } from "../../src/sync/controlledSche
 import { SyncKernel } from "../../src/sync/syncKernel.js";
 import type { Task } from "../../src/sync/task.js";
 import type { Trace } from "../../src/trace/schema.js";
-import { runRejects, runSettled } from "./helpers.js";
+import { kinds, makeKernel, RUNTIMES, reportsOf, runRejects, runSettled } from "./helpers.js";
 
 describe("direct scheduler", () => {
   it("runs runnable tasks in FIFO order: each point lets the others run in spawn order", async () => {
@@ -395,5 +395,86 @@ describe("an aborted run (the explorer stops an execution at its first failure)"
     expect(seen).toEqual([false, 0]);
     const events = k.trace?.toJSON().events ?? [];
     expect(events.at(-1)).toMatchObject({ kind: "report", task: 0 });
+  });
+});
+
+describe("spinning tasks (cpuRelax, condResched)", () => {
+  it("direct scheduler: a spin queues the task behind every runnable one, so a spin-wait ends", async () => {
+    const k = new SyncKernel();
+    const log: string[] = [];
+    let flag = false;
+    k.spawn("waiter", async () => {
+      while (!flag) {
+        log.push("check");
+        await k.cpuRelax();
+      }
+    });
+    k.spawn("setter", async () => {
+      log.push("set");
+      flag = true;
+    });
+    await k.run();
+    expect(log).toEqual(["check", "set"]);
+  });
+
+  it("cpuRelax is legal in atomic context, on both runtimes (condResched is not: spinLock.test.ts)", async () => {
+    for (const runtime of RUNTIMES) {
+      const k = makeKernel(runtime);
+      const s = k.spinLock("s");
+      k.spawn("t", async () => {
+        await s.lock();
+        await k.cpuRelax();
+        s.unlock();
+      });
+      await k.run();
+      expect(kinds(k), runtime).toEqual([]);
+    }
+  });
+
+  it("controlled scheduler: a spinning task is not offered until the task runnable at its spin has run a step", async () => {
+    const offered: string[][] = [];
+    const chooser: Chooser = {
+      // Always the lowest id: without fairness the waiter (id 0) would spin forever.
+      choose: (enabled) => {
+        offered.push(enabled.map((t) => t.name));
+        return 0;
+      },
+    };
+    const k = new SyncKernel({ runtime: "controlled", chooser, maxSteps: 100 });
+    let flag = false;
+    k.spawn("waiter", async () => {
+      while (!flag) await k.cpuRelax();
+    });
+    k.spawn("setter", async () => {
+      await k.point();
+      flag = true;
+    });
+    await k.run();
+    expect(kinds(k)).toEqual([]);
+    // The first decision offers both; after each spin only the setter is offered (no decision).
+    expect(offered).toEqual([
+      ["waiter", "setter"],
+      ["waiter", "setter"],
+    ]);
+  });
+
+  it("controlled scheduler with fair: false: the same chooser spins the waiter into the step bound", async () => {
+    const k = new SyncKernel({
+      runtime: "controlled",
+      chooser: { choose: () => 0 },
+      maxSteps: 100,
+      fair: false,
+    });
+    let flag = false;
+    k.spawn("waiter", async () => {
+      while (!flag) await k.cpuRelax();
+    });
+    k.spawn("setter", async () => {
+      flag = true;
+    });
+    await runSettled(k);
+    expect(reportsOf(k, "error")[0]?.message).toMatch(
+      /exceeded the bound of 100 .*spinning lately: "waiter"/,
+    );
   });
 });

@@ -18,10 +18,14 @@ Exit status: 0 when no failure was found, 1 when one was, 2 on a usage error.
 Options:
   --strategy random|pct|dfs  search strategy (default random)
   --seed N                   random, pct: the seed (default 0)
-  --executions N             execution budget (default 1000; dfs 100000)
+  --executions N             execution budget (default 1000; dfs 100000); dfs given a budget and
+                             no bound runs iterative delay bounding (bound 0, 1, 2, ...)
   --max-steps N              scheduling points per execution (default 10000)
   --preemption-bound N       dfs: at most N preemptions per execution
+  --delay-bound N            dfs: at most N delays from a round-robin schedule per execution
   --pct-depth D              pct: bug depth to target (default 3)
+  --no-lockdep               do not check lock order (deadlocks are still found when they happen)
+  --unfair                   no fair scheduling of spinning tasks (cpuRelax, condResched)
   --workers N                worker threads (default 1)
   --shard i/n                explore only shard i of n (spread a search over machines)
   --all                      collect every distinct failure instead of stopping at the first
@@ -42,6 +46,7 @@ function int(name: string, v: string | undefined): number | undefined {
 const STRATEGY_OPTIONS: Record<string, readonly StrategyName[]> = {
   seed: ["random", "pct"],
   "preemption-bound": ["dfs"],
+  "delay-bound": ["dfs"],
   "pct-depth": ["pct"],
 };
 const STRATEGIES: readonly string[] = ["random", "pct", "dfs"];
@@ -66,7 +71,10 @@ export async function checkCommand(argv: string[]): Promise<number> {
       executions: { type: "string" },
       "max-steps": { type: "string" },
       "preemption-bound": { type: "string" },
+      "delay-bound": { type: "string" },
       "pct-depth": { type: "string" },
+      "no-lockdep": { type: "boolean" },
+      unfair: { type: "boolean" },
       workers: { type: "string" },
       shard: { type: "string" },
       all: { type: "boolean" },
@@ -93,10 +101,13 @@ export async function checkCommand(argv: string[]): Promise<number> {
   set("executions", int("executions", values.executions));
   set("maxSteps", int("max-steps", values["max-steps"]));
   set("preemptionBound", int("preemption-bound", values["preemption-bound"]));
+  set("delayBound", int("delay-bound", values["delay-bound"]));
   set("pctDepth", int("pct-depth", values["pct-depth"]));
   set("workers", int("workers", values.workers));
   set("shard", values.shard);
   if (values.all) options.failures = "all";
+  if (values["no-lockdep"]) options.lockdep = false;
+  if (values.unfair) options.fair = false;
   const budget = options.executions ?? (options.strategy === "dfs" ? 100_000 : 1000);
   const progress = progressLine(scenario.name, budget, !values.json);
   options.onProgress = progress.onProgress;
@@ -120,9 +131,8 @@ function printResult(result: ExploreResult, expect: string | undefined, secs: nu
   const rate = secs > 0 ? Math.round(result.executions / secs) : result.executions;
   const space =
     s.strategy === "dfs"
-      ? s.exhausted
-        ? ", schedule space exhausted"
-        : ", schedule space not exhausted"
+      ? (s.exhausted ? ", schedule space exhausted" : ", schedule space not exhausted") +
+        (s.boundReached === undefined ? "" : `, delay bound reached ${s.boundReached}`)
       : "";
   console.log(
     `${result.scenario}: ${count(result.executions, "execution")} ` +
