@@ -106,9 +106,12 @@ export class PageTable {
       pud[hi & 511] = pmd;
       this.uppers++;
     }
+    // One backing store for both arrays (a leaf is made per address space and execution); the flags
+    // take 16 bits (PTE_DEVICE_EXCLUSIVE is bit 8).
+    const buf = new ArrayBuffer(PTRS_PER_TABLE * 6);
     const leaf: PteTable = {
-      val: new Int32Array(PTRS_PER_TABLE),
-      flags: new Uint16Array(PTRS_PER_TABLE),
+      val: new Int32Array(buf, 0, PTRS_PER_TABLE),
+      flags: new Uint16Array(buf, PTRS_PER_TABLE * 4, PTRS_PER_TABLE),
       base: vpn - (lo & 511),
       used: 0,
     };

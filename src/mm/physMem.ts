@@ -14,8 +14,10 @@
 // frame (the oracle reports `use-after-free`) for as long as possible before the number is reused.
 //
 // Device memory (memremap.ts) takes ranges of frame numbers from the same space, so a device frame
-// never has a system frame's number: `reserveDevice` hands out a range without touching the arrays
-// (a 256 MiB chunk costs nothing until its pages are used). A device frame is FREED until its driver
+// never has a system frame's number: `reserveDevice` hands out a range without touching the arrays,
+// but the system frames allocated afterwards are numbered above it, so the arrays then grow past the
+// whole range (a 256 MiB chunk: 65,536 entries each; dmirror's `chunkPages` keeps the explorer's
+// fresh machines small). A device frame is FREED until its driver
 // allocates it (`devicePageInit`, the kernel's zone_device_page_init) and again when its last
 // reference goes, when its owner (the pagemap) takes it back instead of the allocator. Device frames
 // are counted apart: `stats().deviceInUse`.
