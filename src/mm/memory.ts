@@ -338,26 +338,27 @@ async function removeDeviceExclusiveEntry(mm: Mm, vma: Vma, vpn: number, f: numb
 
 /**
  * Sets `vpn`'s PTE (under the page-table lock) and shows the change to the oracle: a device may now
- * translate the page to `val` when the PTE is present or device-private (writable when `flags` has
- * WRITE), atomically when it is device-exclusive, to nothing otherwise. `owner`: the owner of the
- * migration making the change, if one is.
+ * translate the page to `frame` (the PTE's value: a device frame for a device entry) when the PTE is
+ * present or device-private (writable when `flags` has WRITE), atomically when it is
+ * device-exclusive, to nothing otherwise. `owner`: the owner of the migration making the change, if
+ * one is.
  */
 export function setPte(
   mm: Mm,
   vpn: number,
-  val: number,
+  frame: number,
   flags: number,
   event: MmuNotifierEvent,
   owner?: unknown,
 ): void {
-  mm.pageTable.set(vpn, val, flags);
+  mm.pageTable.set(vpn, frame, flags);
   const k = mm.kernel;
   if (k.devices.length !== 0) {
     if (flags & (PTE_PRESENT | PTE_DEVICE_PRIVATE)) {
-      k.checkPteChange(mm, vpn, val, (flags & PTE_WRITE) !== 0, event, false, owner);
+      k.checkPteChange(mm, vpn, frame, (flags & PTE_WRITE) !== 0, event, false, owner);
     } else {
       const exclusive = (flags & PTE_DEVICE_EXCLUSIVE) !== 0;
-      k.checkPteChange(mm, vpn, exclusive ? val : -1, false, event, exclusive, owner);
+      k.checkPteChange(mm, vpn, exclusive ? frame : -1, false, event, exclusive, owner);
     }
   }
 }
