@@ -2,6 +2,7 @@
 
 // The reference mirror device, kernel lib/test_hmm.c (DESIGN.md §3.6).
 export { DmirrorDevice, type DmirrorDeviceOptions } from "./drivers/dmirror/device.js";
+export { DEVMEM_CHUNK_SIZE, type DmirrorChunk, DmirrorDevmem } from "./drivers/dmirror/devmem.js";
 export { DMIRROR_CHUNK_PAGES, HMM_RANGE_DEFAULT_TIMEOUT } from "./drivers/dmirror/fault.js";
 export { Dmirror, type DmirrorHooks } from "./drivers/dmirror/mirror.js";
 export {
@@ -56,6 +57,19 @@ export { PctChooser, PctSearch } from "./explore/strategies/pct.js";
 export { RandomChooser } from "./explore/strategies/random.js";
 export { ReplayChooser, type ReplayChooserOptions } from "./explore/strategies/replay.js";
 export { decodeToken, encodeToken, type TokenOptions } from "./explore/token.js";
+// Device memory: migration and exclusive access (kernel mm/migrate_device.c, mm/rmap.c).
+export { makeDeviceExclusive } from "./hmm/deviceExclusive.js";
+export {
+  FOLL_LONGTERM,
+  FOLL_WRITE,
+  getUserPages,
+  getUserPagesFast,
+  longtermPinnable,
+  pinUserPages,
+  pinUserPagesFast,
+  putPages,
+  unpinUserPages,
+} from "./hmm/gup.js";
 export {
   HMM_PFN_DMA_MAPPED,
   HMM_PFN_ERROR,
@@ -70,6 +84,25 @@ export {
   hmmPfnToMapOrder,
   hmmRangeFault,
 } from "./hmm/hmm.js";
+export {
+  MIGRATE_PFN_MIGRATE,
+  MIGRATE_PFN_VALID,
+  MIGRATE_PFN_WRITE,
+  MIGRATE_VMA_SELECT_COMPOUND,
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
+  MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+  MIGRATE_VMA_SELECT_SYSTEM,
+  type MigrateDevice,
+  type MigrateVma,
+  migrateDeviceCoherentFolio,
+  migrateDeviceFinalize,
+  migrateDevicePages,
+  migrateDeviceRange,
+  migrateVmaFinalize,
+  migrateVmaInit,
+  migrateVmaPages,
+  migrateVmaSetup,
+} from "./hmm/migrateDevice.js";
 export {
   EAGAIN,
   EBUSY,
@@ -95,16 +128,29 @@ export {
   type DeviceMapping,
   type DeviceMm,
   DevicePageTable,
+  type DevicePageTableOptions,
 } from "./mm/devicePageTable.js";
+export { folioLock, folioTestLocked, folioTrylock, folioUnlock, folioWaitLocked } from "./mm/filemap.js";
 // Address spaces and the root Kernel (the mm layer's Kernel extends SyncKernel with createMm).
 export { Kernel, type KernelOptions } from "./mm/kernel.js";
 export type { MadviseAdvice } from "./mm/madvise.js";
 export { type DevicePrivateOwner, faultIn } from "./mm/memory.js";
+export {
+  DevPagemap,
+  type DevPagemapOps,
+  type DevPagemapOptions,
+  MEMORY_DEVICE_COHERENT,
+  MEMORY_DEVICE_PRIVATE,
+  memremapPages,
+  memunmapPages,
+  zoneDevicePageInit,
+} from "./mm/memremap.js";
 export { Mm, type MmOptions } from "./mm/mm.js";
 export type { MmapOptions } from "./mm/mmap.js";
 export type { MremapOptions } from "./mm/mremap.js";
 export {
   PageTable,
+  PTE_DEVICE_EXCLUSIVE,
   PTE_DEVICE_PRIVATE,
   PTE_DIRTY,
   PTE_MIGRATION,

@@ -5,6 +5,7 @@
 import { recordEvent } from "../trace/recorder.js";
 import type { Mm } from "./mm.js";
 import {
+  PTE_DEVICE_EXCLUSIVE,
   PTE_DEVICE_PRIVATE,
   PTE_DIRTY,
   PTE_MIGRATION,
@@ -23,6 +24,7 @@ const WORDS: [number, string][] = [
   [PTE_SWAP, "swap"],
   [PTE_MIGRATION, "migration"],
   [PTE_DEVICE_PRIVATE, "device-private"],
+  [PTE_DEVICE_EXCLUSIVE, "device-exclusive"],
   [PTE_WRITE, "write"],
   [PTE_DIRTY, "dirty"],
   [PTE_YOUNG, "young"],
