@@ -1,6 +1,7 @@
 // The layers of DESIGN.md §1, enforced: a module imports only from its own layer or the layers below
-// it, and no value import cycle exists in src/ (type-only imports may point back: they vanish at
-// build time). Run by `npm test` (`npm run deps`).
+// it, the visualizer (web/) reads only src/trace and src/lib, and no value import cycle exists in
+// src/ (type-only imports may point back: they vanish at build time). Run by `npm test`
+// (`npm run deps`, over src/ and web/).
 
 /** Bottom to top. `lib` and `trace` share the bottom row: neither imports the other's layer above. */
 const LAYERS = ["lib", "trace", "sync", "notifier", "mm", "hmm", "drivers", "explore", "scenarios", "cli"];

@@ -2,6 +2,7 @@
 
 // The reference mirror device, kernel lib/test_hmm.c (DESIGN.md §3.6).
 export { DmirrorDevice, type DmirrorDeviceOptions } from "./drivers/dmirror/device.js";
+export { DEVMEM_CHUNK_SIZE, type DmirrorChunk, DmirrorDevmem } from "./drivers/dmirror/devmem.js";
 export { DMIRROR_CHUNK_PAGES, HMM_RANGE_DEFAULT_TIMEOUT } from "./drivers/dmirror/fault.js";
 export { Dmirror, type DmirrorHooks } from "./drivers/dmirror/mirror.js";
 export {
@@ -85,6 +86,19 @@ export { PctChooser, PctSearch } from "./explore/strategies/pct.js";
 export { RandomChooser } from "./explore/strategies/random.js";
 export { ReplayChooser, type ReplayChooserOptions } from "./explore/strategies/replay.js";
 export { decodeToken, encodeToken, type TokenOptions } from "./explore/token.js";
+// Device memory: migration and exclusive access (kernel mm/migrate_device.c, mm/rmap.c).
+export { makeDeviceExclusive } from "./hmm/deviceExclusive.js";
+export {
+  FOLL_LONGTERM,
+  FOLL_WRITE,
+  getUserPages,
+  getUserPagesFast,
+  longtermPinnable,
+  pinUserPages,
+  pinUserPagesFast,
+  putPages,
+  unpinUserPages,
+} from "./hmm/gup.js";
 export {
   HMM_PFN_DMA_MAPPED,
   HMM_PFN_ERROR,
@@ -99,6 +113,25 @@ export {
   hmmPfnToMapOrder,
   hmmRangeFault,
 } from "./hmm/hmm.js";
+export {
+  MIGRATE_PFN_MIGRATE,
+  MIGRATE_PFN_VALID,
+  MIGRATE_PFN_WRITE,
+  MIGRATE_VMA_SELECT_COMPOUND,
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
+  MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+  MIGRATE_VMA_SELECT_SYSTEM,
+  type MigrateDevice,
+  type MigrateVma,
+  migrateDeviceCoherentFolio,
+  migrateDeviceFinalize,
+  migrateDevicePages,
+  migrateDeviceRange,
+  migrateVmaFinalize,
+  migrateVmaInit,
+  migrateVmaPages,
+  migrateVmaSetup,
+} from "./hmm/migrateDevice.js";
 export {
   EAGAIN,
   EBUSY,
@@ -124,17 +157,30 @@ export {
   type DeviceMapping,
   type DeviceMm,
   DevicePageTable,
+  type DevicePageTableOptions,
 } from "./mm/devicePageTable.js";
+export { folioLock, folioTestLocked, folioTrylock, folioUnlock, folioWaitLocked } from "./mm/filemap.js";
 export { GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT, gfpflagsAllowBlocking, mightAlloc } from "./mm/gfp.js";
 // Address spaces and the root Kernel (the mm layer's Kernel extends SyncKernel with createMm).
 export { Kernel, type KernelOptions } from "./mm/kernel.js";
 export type { MadviseAdvice } from "./mm/madvise.js";
 export { type DevicePrivateOwner, faultIn } from "./mm/memory.js";
+export {
+  DevPagemap,
+  type DevPagemapOps,
+  type DevPagemapOptions,
+  MEMORY_DEVICE_COHERENT,
+  MEMORY_DEVICE_PRIVATE,
+  memremapPages,
+  memunmapPages,
+  zoneDevicePageInit,
+} from "./mm/memremap.js";
 export { Mm, type MmOptions } from "./mm/mm.js";
 export type { MmapOptions } from "./mm/mmap.js";
 export type { MremapOptions } from "./mm/mremap.js";
 export {
   PageTable,
+  PTE_DEVICE_EXCLUSIVE,
   PTE_DEVICE_PRIVATE,
   PTE_DIRTY,
   PTE_MIGRATION,
@@ -193,6 +239,7 @@ export {
 export { WaitQueue } from "./sync/waitQueue.js";
 // Traces.
 export { type ChromeTrace, toPerfetto } from "./trace/perfetto.js";
+export { readTrace } from "./trace/read.js";
 export { TraceRecorder } from "./trace/recorder.js";
 export {
   type FormatScheduleOptions,
@@ -202,10 +249,15 @@ export {
   scheduleOf,
 } from "./trace/schedule.js";
 export {
+  type IntervalMembershipName,
+  type PteState,
   TRACE_VERSION,
+  TRACE_VERSIONS,
   type Trace,
+  type TraceArea,
   type TraceEvent,
   type TraceEventKind,
   type TraceObject,
   type TraceTask,
+  type TraceVersion,
 } from "./trace/schema.js";

@@ -9,6 +9,7 @@ import { demoCommand } from "./commands/demo.js";
 import { listCommand } from "./commands/list.js";
 import { replayCommand } from "./commands/replay.js";
 import { selftestCommand } from "./commands/selftest.js";
+import { viewCommand } from "./commands/view.js";
 
 const HELP = `mmun: Linux's mmu_interval_notifier and HMM, executable and checkable
 
@@ -20,6 +21,7 @@ Commands:
   replay <scenario> <token>    replay one failing schedule exactly; write its trace
   list [path]                  list the built-in scenarios, or those of a module
   selftest                     run the ported kernel HMM self-test (hmm-tests.c); print TAP
+  view <trace.json>...         show traces in the browser visualizer (serves 127.0.0.1)
 
 A scenario module is a .js, .mjs, .ts or .mts file (TypeScript needs no flag and no build step).
 
@@ -45,6 +47,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   replay: replayCommand,
   list: listCommand,
   selftest: selftestCommand,
+  view: viewCommand,
 };
 
 /** Runs the command line; returns the exit status. */

@@ -9,10 +9,21 @@
 // when it translates to another frame than the new PTE does (or the new PTE maps nothing), or when it
 // grants write and the new PTE does not. A stale entry is a `stale-mapping` report: the device could
 // now read or write memory the process no longer has at that address.
+//
+// Device memory adds three cases. A device-private entry translates to its device frame (the device
+// that owns it maps it). A device-exclusive entry goes with atomic translations only: an atomic
+// translation (`map(..., { atomic: true })`, the device's exclusive access) is stale as soon as the
+// PTE is anything else, and any other translation is stale while the PTE is device-exclusive. And a
+// migration moves pages under its owner's own invalidation (MIGRATE with the owner), which that
+// owner's driver ignores because it updates its translations itself: the PTE changes made by a
+// migration are not checked against the page tables of devices with the migration's owner
+// (`options.owner`), and a device may map a page whose PTE is a migration entry (the destination,
+// before the entry is replaced); both are checked at the next change of that PTE.
 
-import { EFAULT, MmunError } from "../lib/errno.js";
-import { MMU_NOTIFIER_EVENT_NAMES } from "../notifier/range.js";
+import { EFAULT, ENOENT, MmunError } from "../lib/errno.js";
+import { ADDRESS_SPACE_END, MMU_NOTIFIER_EVENT_NAMES, MmuNotifierEvent } from "../notifier/range.js";
 import type { SyncKernel } from "../sync/syncKernel.js";
+import { recordEvent } from "../trace/recorder.js";
 import type { PhysMem } from "./physMem.js";
 import { hex } from "./vma.js";
 
@@ -22,19 +33,67 @@ export interface DeviceMapping {
   frame: number;
   /** True when the device may write through it. */
   write: boolean;
+  /** Present (true) for an atomic (device-exclusive) translation. */
+  atomic?: boolean;
 }
+
+/** Options of `kernel.devicePageTable()`. */
+export interface DevicePageTableOptions {
+  /**
+   * The owner cookie of the device's memory (`pgmap->owner`): PTE changes made by a migration with
+   * this owner are not checked against this page table (its driver updates it itself).
+   */
+  owner?: unknown;
+}
+
+/**
+ * The CPU's side of a page as the oracle compares it (see the header), packed in one number (no
+ * allocation on the map path): -1 for nothing, else `frame * 8` plus CPU_WRITE, CPU_EXCLUSIVE (a
+ * device-exclusive entry) and CPU_MIGRATING (a migration entry).
+ */
+export type CpuView = number;
+/** CpuView bit: the PTE is writable. */
+export const CPU_WRITE = 1;
+/** CpuView bit: the PTE is a device-exclusive entry. */
+export const CPU_EXCLUSIVE = 2;
+/** CpuView bit: the PTE is a migration entry. */
+export const CPU_MIGRATING = 4;
 
 /** What the device page table needs of an address space. */
 export interface DeviceMm {
   readonly name: string;
+  /** Trace object id of the address space (the trace names it in device events). */
+  readonly id?: number;
 }
 
-/** The CPU's translation of a page, as the oracle compares it: the frame and write, or undefined for none. */
-export type CpuTranslation = (mm: DeviceMm, vpn: number) => DeviceMapping | undefined;
+/** The CPU's translation of a page, as the oracle compares it (-1 for none). */
+export type CpuTranslation = (mm: DeviceMm, vpn: number) => CpuView;
 
 /** Options of {@link DevicePageTable.map}. */
 export interface DeviceMapOptions {
   write?: boolean;
+  /** An atomic translation: the device's exclusive access to a page (make_device_exclusive). */
+  atomic?: boolean;
+}
+
+/**
+ * A stored translation, packed in one number: `frame * 4` plus ENTRY_WRITE and ENTRY_ATOMIC (a
+ * device page table holds millions of them without an object each).
+ */
+type Entry = number;
+const ENTRY_WRITE = 1;
+const ENTRY_ATOMIC = 2;
+const frameOf = (e: Entry) => Math.floor(e / 4);
+const isWrite = (e: Entry) => e % 4 === ENTRY_WRITE;
+const isAtomic = (e: Entry) => e % 4 === ENTRY_ATOMIC;
+
+function mapping(e: Entry): DeviceMapping {
+  const frame = frameOf(e);
+  return isAtomic(e) ? { frame, write: false, atomic: true } : { frame, write: isWrite(e) };
+}
+
+function describeEntry(frame: number, write: boolean, atomic: boolean): string {
+  return `frame ${frame}${atomic ? " atomic" : write ? " writable" : " read-only"}`;
 }
 
 /**
@@ -44,7 +103,9 @@ export interface DeviceMapOptions {
 export class DevicePageTable {
   /** Trace object id. */
   readonly id: number;
-  private readonly tables = new Map<DeviceMm, Map<number, DeviceMapping>>();
+  /** The owner cookie of the device's memory, if it has device memory (see the header). */
+  readonly owner: unknown;
+  private readonly tables = new Map<DeviceMm, Map<number, Entry>>();
   private count = 0;
 
   /** Use `kernel.devicePageTable(name)`. */
@@ -53,9 +114,11 @@ export class DevicePageTable {
     private readonly physMem: PhysMem,
     readonly name: string,
     /** The CPU's current translation (the kernel's page tables), checked when the device maps. */
-    private readonly cpu: CpuTranslation = () => undefined,
+    private readonly cpu: CpuTranslation = () => -1,
+    options: DevicePageTableOptions = {},
   ) {
     this.id = kernel.registerObject("device_page_table", name);
+    this.owner = options.owner;
   }
 
   /** Translations held, over every address space. */
@@ -71,18 +134,20 @@ export class DevicePageTable {
   }
 
   /**
-   * Maps the page of `addr` in `mm` to `frame`, read-only unless `{ write: true }` (replacing any
-   * earlier translation of that page). Mapping a frame that is free is a `use-after-free`; mapping a
-   * translation the CPU does not have at that moment (another frame, or write where the CPU's PTE is
-   * read-only) is a `stale-mapping`: the driver published what an invalidation already took away
-   * (it skipped `readRetry`, or checked it without its lock).
+   * Maps the page of `addr` in `mm` to `frame`, read-only unless `{ write: true }`, or atomic with
+   * `{ atomic: true }` (replacing any earlier translation of that page). Mapping a frame that is
+   * free is a `use-after-free`; mapping a translation the CPU does not have at that moment (another
+   * frame, write where the CPU's PTE is read-only, an atomic translation without a device-exclusive
+   * entry or another one with it) is a `stale-mapping`: the driver published what an invalidation
+   * already took away (it skipped `readRetry`, or checked it without its lock).
    */
   map(mm: DeviceMm, addr: number, frame: number, options: DeviceMapOptions = {}): void {
     const vpn = this.vpn(addr, "map");
     if (!Number.isSafeInteger(frame) || frame < 0) {
       throw new MmunError("EINVAL", `${this.name}.map: ${String(frame)} is not a frame`);
     }
-    const write = options.write === true;
+    const atomic = options.atomic === true;
+    const write = options.write === true && !atomic;
     if (!this.physMem.isLive(frame)) {
       this.kernel.report(
         "use-after-free",
@@ -90,14 +155,22 @@ export class DevicePageTable {
       );
     } else {
       const c = this.cpu(mm, vpn);
-      if (c === undefined || c.frame !== frame || (write && !c.write)) {
+      const bits = c % 8;
+      const ok =
+        c >= 0 &&
+        (bits & CPU_MIGRATING ||
+          (Math.floor(c / 8) === frame &&
+            (atomic ? bits & CPU_EXCLUSIVE : !(bits & CPU_EXCLUSIVE) && (!write || bits & CPU_WRITE))));
+      if (!ok) {
         const now =
-          c === undefined
+          c < 0
             ? "maps nothing the device may use"
-            : `maps frame ${c.frame}${c.write ? " writable" : " read-only"}`;
+            : bits & CPU_EXCLUSIVE
+              ? `is a device-exclusive entry of frame ${Math.floor(c / 8)}`
+              : `maps frame ${Math.floor(c / 8)}${bits & CPU_WRITE ? " writable" : " read-only"}`;
         this.kernel.report(
           "stale-mapping",
-          `device "${this.name}" maps ${mm.name} ${hex(vpn * this.kernel.pageSize)} to frame ${frame}${write ? " writable" : " read-only"} ` +
+          `device "${this.name}" maps ${mm.name} ${hex(vpn * this.kernel.pageSize)} to ${describeEntry(frame, write, atomic)} ` +
             `while the CPU PTE ${now}: the translation is already stale`,
         );
       }
@@ -107,16 +180,19 @@ export class DevicePageTable {
       t = new Map();
       this.tables.set(mm, t);
     }
-    if (!t.has(vpn)) this.count++;
-    t.set(vpn, { frame, write });
+    const size = t.size;
+    t.set(vpn, frame * 4 + (atomic ? ENTRY_ATOMIC : write ? ENTRY_WRITE : 0));
+    if (t.size !== size) this.count++;
     const k = this.kernel;
     if (k.trace !== null) {
       k.event(
         "note",
         this.id,
         frame,
-        `map ${mm.name} ${hex(vpn * k.pageSize)}${options.write ? " write" : ""}`,
+        `map ${mm.name} ${hex(vpn * k.pageSize)}${atomic ? " atomic" : write ? " write" : ""}`,
       );
+      const detail = atomic ? "atomic" : write ? "write" : "read";
+      recordEvent(k, "dev_map", this.id, { value: frame, detail, addr: vpn * k.pageSize, mm: mm.id ?? -1 });
     }
   }
 
@@ -127,7 +203,11 @@ export class DevicePageTable {
     if (t === undefined || !t.delete(vpn)) return false;
     this.count--;
     const k = this.kernel;
-    if (k.trace !== null) k.event("note", this.id, undefined, `unmap ${mm.name} ${hex(vpn * k.pageSize)}`);
+    if (k.trace !== null) {
+      k.event("note", this.id, undefined, `unmap ${mm.name} ${hex(vpn * k.pageSize)}`);
+      const addr = vpn * k.pageSize;
+      recordEvent(k, "dev_unmap", this.id, { addr, end: addr + k.pageSize, mm: mm.id ?? -1 });
+    }
     return true;
   }
 
@@ -154,6 +234,9 @@ export class DevicePageTable {
     const n = t.size;
     this.count -= n;
     this.tables.delete(mm);
+    const k = this.kernel;
+    if (k.trace !== null)
+      recordEvent(k, "dev_unmap", this.id, { addr: 0, end: ADDRESS_SPACE_END, mm: mm.id ?? -1 });
     return n;
   }
 
@@ -162,7 +245,7 @@ export class DevicePageTable {
     const t = this.tables.get(mm);
     if (t === undefined) return undefined;
     const m = t.get(this.vpn(addr, "lookup"));
-    return m === undefined ? undefined : { frame: m.frame, write: m.write };
+    return m === undefined ? undefined : mapping(m);
   }
 
   /** Every translation of `mm`, by page address, ascending. */
@@ -170,9 +253,7 @@ export class DevicePageTable {
     const t = this.tables.get(mm);
     if (t === undefined) return [];
     const ps = this.kernel.pageSize;
-    return [...t.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([vpn, m]) => [vpn * ps, { frame: m.frame, write: m.write }]);
+    return [...t.entries()].sort((a, b) => a[0] - b[0]).map(([vpn, m]) => [vpn * ps, mapping(m)]);
   }
 
   /**
@@ -182,51 +263,85 @@ export class DevicePageTable {
    */
   access(mm: DeviceMm, addr: number, write: boolean): number {
     const m = this.tables.get(mm)?.get(this.vpn(addr, "access"));
-    if (m === undefined || (write && !m.write)) return -EFAULT;
-    if (!this.physMem.isLive(m.frame)) {
+    if (m === undefined || (write && !isWrite(m))) return -EFAULT;
+    if (!this.physMem.isLive(frameOf(m))) {
       this.kernel.report(
         "use-after-free",
-        `device "${this.name}" ${write ? "writes" : "reads"} ${mm.name} ${hex(addr)} through a translation to ${this.physMem.describe(m.frame)}`,
+        `device "${this.name}" ${write ? "writes" : "reads"} ${mm.name} ${hex(addr)} through a translation to ${this.physMem.describe(frameOf(m))}`,
       );
       return -EFAULT;
     }
     return 0;
   }
 
+  /**
+   * The frame a device read (`write` false) or write of `addr` goes to: -ENOENT when the page is not
+   * mapped (or not writable, for a write), -EFAULT (and a `use-after-free` report) when it maps a
+   * freed frame. `access` without the second lookup.
+   */
+  translate(mm: DeviceMm, addr: number, write: boolean): number {
+    const m = this.tables.get(mm)?.get(this.vpn(addr, "translate"));
+    if (m === undefined || (write && !isWrite(m))) return -ENOENT;
+    const f = frameOf(m);
+    if (!this.physMem.isLive(f)) {
+      this.kernel.report(
+        "use-after-free",
+        `device "${this.name}" ${write ? "writes" : "reads"} ${mm.name} ${hex(addr)} through a translation to ${this.physMem.describe(f)}`,
+      );
+      return -EFAULT;
+    }
+    return f;
+  }
+
   /** Reads the 32-bit word at `addr` (4-aligned) through the translation; -EFAULT as `access`. */
   read32(mm: DeviceMm, addr: number): number {
     const r = this.access(mm, addr, false);
     if (r !== 0) return r;
-    const m = this.tables.get(mm)?.get(Math.floor(addr / this.kernel.pageSize)) as DeviceMapping;
-    return this.physMem.read32(m.frame, addr % this.kernel.pageSize);
+    const m = this.tables.get(mm)?.get(Math.floor(addr / this.kernel.pageSize)) as Entry;
+    return this.physMem.read32(frameOf(m), addr % this.kernel.pageSize);
   }
 
   /** Writes the 32-bit word at `addr` (4-aligned) through the translation: 0 or -EFAULT as `access`. */
   write32(mm: DeviceMm, addr: number, value: number): number {
     const r = this.access(mm, addr, true);
     if (r !== 0) return r;
-    const m = this.tables.get(mm)?.get(Math.floor(addr / this.kernel.pageSize)) as DeviceMapping;
-    this.physMem.write32(m.frame, addr % this.kernel.pageSize, value);
+    const m = this.tables.get(mm)?.get(Math.floor(addr / this.kernel.pageSize)) as Entry;
+    this.physMem.write32(frameOf(m), addr % this.kernel.pageSize, value);
     return 0;
   }
 
   /**
    * The oracle, at a CPU PTE change of `mm`'s page `vpn` to `frame` (-1: nothing accessible) with
-   * `write`: reports `stale-mapping` when this device's entry translates to something else or grants
-   * more. Called by the mm after the invalidate callbacks of the range returned.
+   * `write` (`exclusive`: a device-exclusive entry): reports `stale-mapping` when this device's entry
+   * translates to something else or grants more (see the header). `owner` is the owner of the
+   * migration that made the change (event MIGRATE), if one did. Called by the mm after the
+   * invalidate callbacks of the range returned.
    */
-  checkPteChange(mm: DeviceMm, vpn: number, frame: number, write: boolean, event: number): void {
+  checkPteChange(
+    mm: DeviceMm,
+    vpn: number,
+    frame: number,
+    write: boolean,
+    event: number,
+    exclusive = false,
+    owner?: unknown,
+  ): void {
+    if (this.count === 0) return;
     const m = this.tables.get(mm)?.get(vpn);
     if (m === undefined) return;
-    if (m.frame === frame && (write || !m.write)) return;
+    const mFrame = frameOf(m);
+    if (mFrame === frame && (isAtomic(m) ? exclusive : !exclusive && (write || !isWrite(m)))) return;
+    if (owner !== undefined && owner === this.owner && event === MmuNotifierEvent.MIGRATE) return;
     const addr = hex(vpn * this.kernel.pageSize);
     const now =
       frame < 0
         ? "maps nothing the device may use"
-        : `maps frame ${frame}${write ? " writable" : " read-only"}`;
+        : exclusive
+          ? `is a device-exclusive entry of frame ${frame}`
+          : `maps frame ${frame}${write ? " writable" : " read-only"}`;
     this.kernel.report(
       "stale-mapping",
-      `device "${this.name}" still maps ${mm.name} ${addr} to frame ${m.frame}${m.write ? " writable" : " read-only"} ` +
+      `device "${this.name}" still maps ${mm.name} ${addr} to ${describeEntry(mFrame, isWrite(m), isAtomic(m))} ` +
         `after the CPU PTE changed (event ${MMU_NOTIFIER_EVENT_NAMES[event] ?? event}): the CPU PTE now ${now}`,
     );
   }

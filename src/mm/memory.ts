@@ -1,10 +1,19 @@
 // Follows mm/memory.c: page faults (handle_mm_fault: anonymous, shared, write-protect/COW, swap,
-// migration and device-private entries), zapping PTEs (zap_page_range), and the CPU's accesses.
+// migration, device-private and device-exclusive entries), zapping PTEs (zap_page_range), and the
+// CPU's accesses.
 //
 // Locking, as in Linux: a fault runs with the mmap lock held (read or write) and changes a PTE under
 // the page-table lock (a spinlock: sleeping there is reported), after re-checking that the PTE is
 // still what the fault saw. Replacing a present PTE (COW) raises a CLEAR invalidation first, outside
 // the page-table lock. Every PTE change is shown to the coherence oracle (kernel.checkPteChange).
+//
+// Device memory (do_swap_page's non-swap entries). A device-private entry is faulted by calling its
+// pagemap's `migrateToRam` with the page locked and referenced (the owner migrates it back; the
+// access then retries). A device-exclusive entry is restored: the page locked, a CLEAR invalidation
+// over the page (owner NULL: EXCLUSIVE now means only "an entry was converted", kernel-spec §6.4
+// item 14), then the present PTE put back, writable when the area is. Linux returns at once when the
+// page lock is taken by someone else (the CPU retries the access); here the fault sleeps until the
+// page is unlocked, so the retry makes progress under every schedule.
 //
 // Return conventions: fault paths return a number (0 or a negative errno) when they completed at
 // once, and a promise of one only when they had to wait, so a fault that needs no sleep costs no
@@ -12,8 +21,12 @@
 
 import { EAGAIN, EFAULT, ENOMEM, MmunError } from "../lib/errno.js";
 import { MmuNotifierEvent as Ev, type MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
+import { folioTrylock, folioUnlock, folioWaitLocked } from "./filemap.js";
 import type { Mm } from "./mm.js";
+import { tracePte } from "./mmTrace.js";
 import {
+  PTE_DEVICE_ENTRY,
+  PTE_DEVICE_EXCLUSIVE,
   PTE_DEVICE_PRIVATE,
   PTE_DIRTY,
   PTE_MIGRATION,
@@ -25,22 +38,26 @@ import {
   type PteTable,
 } from "./pageTable.js";
 import { ZERO_FRAME } from "./physMem.js";
-import { rmapAdd, rmapRemove } from "./rmap.js";
+import { migrationRemove, rmapAdd, rmapRemove } from "./rmap.js";
 import { hex, PROT_READ, PROT_WRITE, type Vma } from "./vma.js";
 
-const ANON_RW = PTE_PRESENT | PTE_WRITE | PTE_DIRTY | PTE_YOUNG;
+/** The flags of a writable anonymous page just written (present, write, dirty, young). */
+export const ANON_RW = PTE_PRESENT | PTE_WRITE | PTE_DIRTY | PTE_YOUNG;
 const MAX_FAULT_RETRIES = 8;
 
 /**
- * What a CPU fault on a device-private entry calls (the device memory's `migrate_to_ram`): moves the
- * page back to system memory and returns 0, or a negative errno. The HMM layer registers owners.
+ * What a CPU fault on a device-private entry calls: the device memory's pagemap (memremap.ts), its
+ * owner cookie and its `migrate_to_ram`.
  */
 export interface DevicePrivateOwner {
   /** The device memory's owner cookie (`pgmap->owner`), compared with `dev_private_owner` and `pgmap_owner`. */
   readonly owner: unknown;
+  /**
+   * Moves device frame `deviceFrame`, mapped at `addr` of `mm`, back to system memory. Called with
+   * the mmap lock held for read and the page locked and referenced by the fault. Returns 0 (the
+   * access is retried), -ENOMEM (out of memory) or -EFAULT (SIGBUS), or a promise of one.
+   */
   migrateToRam(mm: Mm, addr: number, deviceFrame: number): number | Promise<number>;
-  /** A device-private entry was zapped (unmapped); the owner drops its page reference. */
-  onZap?(mm: Mm, addr: number, deviceFrame: number): void;
 }
 
 /** The access a fault or a CPU access needs. */
@@ -73,7 +90,8 @@ export function faultIn(mm: Mm, addr: number, write: boolean): number | Promise<
   const val = (leaf as PteTable).val[i] as number;
   if (flags & PTE_SWAP) return doSwapPage(mm, vma, vpn, val, write);
   if (flags & PTE_MIGRATION) return migrationEntryWait(mm, vpn);
-  if (flags & PTE_DEVICE_PRIVATE) return doDevicePrivate(mm, addr, val);
+  if (flags & PTE_DEVICE_PRIVATE) return doDevicePrivate(mm, vpn, val);
+  if (flags & PTE_DEVICE_EXCLUSIVE) return removeDeviceExclusiveEntry(mm, vma, vpn, val);
   return -EFAULT;
 }
 
@@ -243,29 +261,113 @@ function migrationEntryWait(mm: Mm, vpn: number): Promise<number> | number {
   return w === undefined ? -EAGAIN : w.then(() => -EAGAIN);
 }
 
-/** A CPU access to a device-private page: the owner's `migrate_to_ram` brings it back. */
-function doDevicePrivate(mm: Mm, addr: number, deviceFrame: number): number | Promise<number> {
-  const owner = mm.kernel.devicePrivateOwner(deviceFrame);
+/**
+ * `do_swap_page()` on a device-private entry: under the page-table lock, check the entry, lock the
+ * page (or sleep until it is unlocked, then retry: someone is migrating it) and take a reference,
+ * then the pagemap's `migrate_to_ram`.
+ */
+async function doDevicePrivate(mm: Mm, vpn: number, d: number): Promise<number> {
+  const k = mm.kernel;
+  const owner = k.devicePrivateOwner(d);
   if (owner === undefined) return -EFAULT;
-  return owner.migrateToRam(mm, addr, deviceFrame);
+  const pm = k.physMem;
+  const p = mm.pageTableLock.lock();
+  if (p !== undefined) await p;
+  let locked: boolean;
+  try {
+    const fl = mm.pageTable.flagsAt(vpn);
+    if (!(fl & PTE_DEVICE_PRIVATE) || mm.pageTable.valAt(vpn) !== d) return 0; // changed: retry
+    locked = folioTrylock(k, d);
+    // Pairs with the put below: the page cannot be freed while the fault uses it.
+    if (locked) pm.get(d);
+  } finally {
+    mm.pageTableLock.unlock();
+  }
+  if (!locked) {
+    const w = folioWaitLocked(k, d);
+    if (w !== undefined) await w;
+    return 0;
+  }
+  try {
+    const r = owner.migrateToRam(mm, vpn * k.pageSize, d);
+    return typeof r === "number" ? r : await r;
+  } finally {
+    folioUnlock(k, d);
+    pm.put(d);
+  }
 }
 
 /**
- * Sets `vpn`'s PTE (under the page-table lock) and shows the change to the oracle: the CPU now
- * reaches `frame` (writable when `flags` has WRITE), or nothing accessible.
+ * `remove_device_exclusive_entry()`: a CPU access to a page a device holds exclusively. With a
+ * reference and the page lock, a CLEAR invalidation over the page (owner NULL), then, if the entry
+ * is still there, the present PTE back (writable when the area is).
  */
-export function setPte(mm: Mm, vpn: number, frame: number, flags: number, event: MmuNotifierEvent): void {
+async function removeDeviceExclusiveEntry(mm: Mm, vma: Vma, vpn: number, f: number): Promise<number> {
+  const k = mm.kernel;
+  const pm = k.physMem;
+  // folio_try_get: the page may be on its way out (the entry is being zapped).
+  if (!pm.isLive(f)) return 0;
+  pm.get(f); // pairs with the put in the finally clause
+  try {
+    if (!folioTrylock(k, f)) {
+      const w = folioWaitLocked(k, f);
+      if (w !== undefined) await w;
+      return 0;
+    }
+    const addr = vpn * k.pageSize;
+    const range = mmuNotifierRangeInit(Ev.CLEAR, mm, addr, addr + k.pageSize);
+    const s = mm.notifiers.invalidateRangeStart(range);
+    if (s !== undefined) await s;
+    const p = mm.pageTableLock.lock();
+    if (p !== undefined) await p;
+    try {
+      if (mm.pageTable.flagsAt(vpn) & PTE_DEVICE_EXCLUSIVE && mm.pageTable.valAt(vpn) === f) {
+        // restore_exclusive_pte: the page stayed mapped (reference, mapcount, rmap) all along.
+        setPte(mm, vpn, f, vma.prot & PROT_WRITE ? ANON_RW : PTE_PRESENT | PTE_YOUNG, Ev.CLEAR);
+      }
+    } finally {
+      mm.pageTableLock.unlock();
+    }
+    folioUnlock(k, f);
+    const e = mm.notifiers.invalidateRangeEnd(range);
+    if (e !== undefined) await e;
+    return 0;
+  } finally {
+    pm.put(f);
+  }
+}
+
+/**
+ * Sets `vpn`'s PTE (under the page-table lock) and shows the change to the oracle: a device may now
+ * translate the page to `frame` (the PTE's value: a device frame for a device entry) when the PTE is
+ * present or device-private (writable when `flags` has WRITE), atomically when it is
+ * device-exclusive, to nothing otherwise. `owner`: the owner of the migration making the change, if
+ * one is.
+ */
+export function setPte(
+  mm: Mm,
+  vpn: number,
+  frame: number,
+  flags: number,
+  event: MmuNotifierEvent,
+  owner?: unknown,
+): void {
   mm.pageTable.set(vpn, frame, flags);
   const k = mm.kernel;
+  if (k.trace !== null) tracePte(mm, vpn, frame, flags);
   if (k.devices.length !== 0) {
-    const accessible = (flags & PTE_PRESENT) !== 0;
-    k.checkPteChange(mm, vpn, accessible ? frame : -1, accessible && (flags & PTE_WRITE) !== 0, event);
+    if (flags & (PTE_PRESENT | PTE_DEVICE_PRIVATE)) {
+      k.checkPteChange(mm, vpn, frame, (flags & PTE_WRITE) !== 0, event, false, owner);
+    } else {
+      const exclusive = (flags & PTE_DEVICE_EXCLUSIVE) !== 0;
+      k.checkPteChange(mm, vpn, exclusive ? frame : -1, false, event, exclusive, owner);
+    }
   }
 }
 
 /**
  * `zap_pte_range()`: clears every PTE of `[startVpn, endVpn)`, dropping the frames, swap slots and
- * device-private pages they held. The caller raised the invalidation of the range and holds the
+ * device pages they held. The caller raised the invalidation of the range and holds the
  * mmap lock; this takes the page-table lock per leaf table.
  */
 export function zapRange(
@@ -300,6 +402,7 @@ function zapLeafLocked(
   const pm = k.physMem;
   const ps = k.pageSize;
   const checking = k.devices.length !== 0;
+  const tracing = k.trace !== null;
   for (let j = from; j < to; j++) {
     const fl = leaf.flags[j] as number;
     if (fl === 0) continue;
@@ -308,6 +411,7 @@ function zapLeafLocked(
     leaf.flags[j] = 0;
     leaf.val[j] = 0;
     leaf.used--;
+    if (tracing) tracePte(mm, vpn, 0, 0);
     if (fl & (PTE_PRESENT | PTE_PROTNONE)) {
       if (val !== ZERO_FRAME) {
         rmapRemove(pm, val, mm, vpn * ps);
@@ -317,11 +421,17 @@ function zapLeafLocked(
     } else if (fl & PTE_SWAP) {
       pm.swapFree(val);
       mm.swapEntries--;
-    } else if (fl & PTE_DEVICE_PRIVATE) {
-      k.devicePrivateOwner(val)?.onZap?.(mm, vpn * ps, val);
+    } else if (fl & PTE_DEVICE_ENTRY) {
+      // A device-private or device-exclusive entry maps its page: the last put frees a device page
+      // back to its pagemap.
+      rmapRemove(pm, val, mm, vpn * ps);
+      pm.put(val);
+      mm.rss--;
+    } else if (fl & PTE_MIGRATION) {
+      // A migration entry holds no reference (the migration does): finding it gone, the migration
+      // restores nothing here.
+      migrationRemove(pm, val, mm, vpn * ps);
     }
-    // A migration entry holds no mapping: the migration keeps its own reference and, finding the
-    // entry gone, restores nothing here.
     if (checking) k.checkPteChange(mm, vpn, -1, false, event);
   }
   return undefined;

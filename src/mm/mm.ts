@@ -61,7 +61,11 @@ export class Mm implements NotifierMm {
   readonly vmas = new VmaList();
   /** The page tables. */
   readonly pageTable = new PageTable();
-  /** Resident pages (`MM_ANONPAGES + MM_SHMEMPAGES`): present PTEs mapping a frame other than the zero page. */
+  /**
+   * Resident pages (`MM_ANONPAGES + MM_SHMEMPAGES`): PTEs mapping a frame other than the zero page
+   * (present, PROT_NONE, device-private or device-exclusive; a migration entry's page is the
+   * migration's until it ends).
+   */
   rss = 0;
   /** PTEs holding swap entries (`MM_SWAPENTS`). */
   swapEntries = 0;

@@ -13,6 +13,7 @@ import { MmunError } from "../lib/errno.js";
 import { ADDRESS_SPACE_END, MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
 import { zapRange } from "./memory.js";
 import type { Mm } from "./mm.js";
+import { traceVmas } from "./mmTrace.js";
 import { ShmemObject } from "./shmem.js";
 import { hex, PROT_MASK, Vma } from "./vma.js";
 
@@ -128,7 +129,10 @@ export async function mmap(mm: Mm, options: MmapOptions): Promise<number> {
     mm.vmas.insert(vma);
     mm.vmas.mergeAround(addr, addr + len, ps);
     const k = mm.kernel;
-    if (k.trace !== null) k.event("note", mm.id, addr, `mmap [${hex(addr)}, ${hex(addr + len)}) ${vma}`);
+    if (k.trace !== null) {
+      k.event("note", mm.id, addr, `mmap [${hex(addr)}, ${hex(addr + len)}) ${vma}`);
+      traceVmas(mm);
+    }
     return addr;
   });
 }
@@ -193,6 +197,7 @@ function vmsGatherMunmapVmas(mm: Mm, start: number, end: number): Vma[] | null {
   mm.vmas.splitAt(end, ps);
   const detached = mm.vmas.intersecting(start, end);
   for (const v of detached) mm.vmas.remove(v);
+  if (mm.kernel.trace !== null) traceVmas(mm);
   return detached;
 }
 
@@ -250,5 +255,6 @@ export async function exitMmap(mm: Mm): Promise<void> {
       mm.vmas.remove(v);
       v.shmem?.release(pm);
     }
+    if (mm.kernel.trace !== null) traceVmas(mm);
   });
 }

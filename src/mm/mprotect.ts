@@ -7,13 +7,26 @@
 // PTEs lose WRITE when the new prot has no PROT_WRITE, become PROT_NONE entries (mapped, inaccessible)
 // when it is PROT_NONE, and become present again (read-only: a write fault makes a private page
 // writable in place, or copies it) when it leaves PROT_NONE. Adding PROT_WRITE changes no PTE.
+// Migration, device-private and device-exclusive entries lose WRITE with the area (the page comes
+// back read-only); they stay what they are otherwise.
 
 import { MmunError } from "../lib/errno.js";
 import { MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
 import { setPte } from "./memory.js";
 import type { Mm } from "./mm.js";
 import { checkAligned, pageAlignLength, withWriteLock } from "./mmap.js";
-import { PTE_PRESENT, PTE_PROTNONE, PTE_WRITE } from "./pageTable.js";
+import { traceVmas } from "./mmTrace.js";
+import {
+  PTE_DEVICE_EXCLUSIVE,
+  PTE_DEVICE_PRIVATE,
+  PTE_MIGRATION,
+  PTE_PRESENT,
+  PTE_PROTNONE,
+  PTE_WRITE,
+} from "./pageTable.js";
+
+const NONPRESENT_WITH_PAGE = PTE_MIGRATION | PTE_DEVICE_PRIVATE | PTE_DEVICE_EXCLUSIVE;
+
 import { hex, PROT_MASK, PROT_NONE, PROT_WRITE, type Vma } from "./vma.js";
 
 /**
@@ -40,13 +53,17 @@ export async function mprotect(mm: Mm, addr: number, length: number, prot: numbe
       // mprotect_fixup: an area that already has the protection is left alone.
       if (old !== prot) {
         vma.prot = prot;
+        if (mm.kernel.trace !== null) traceVmas(mm);
         await changeProtection(mm, vma, old, prot);
       }
       at = vma.end;
     }
     mm.vmas.mergeAround(addr, at, ps);
     const k = mm.kernel;
-    if (k.trace !== null) k.event("note", mm.id, addr, `mprotect [${hex(addr)}, ${hex(at)}) prot ${prot}`);
+    if (k.trace !== null) {
+      k.event("note", mm.id, addr, `mprotect [${hex(addr)}, ${hex(at)}) prot ${prot}`);
+      traceVmas(mm);
+    }
     if (at < end) {
       throw new MmunError(
         "ENOMEM",
@@ -81,6 +98,13 @@ async function changeProtection(mm: Mm, vma: Vma, old: number, prot: number): Pr
       mm.pageTable.forEachLeaf(startVpn, endVpn, (leaf, base, from, to) => {
         for (let j = from; j < to; j++) {
           const fl = leaf.flags[j] as number;
+          if (fl & NONPRESENT_WITH_PAGE) {
+            // change_pte_range: make_readable_*_entry.
+            if (loseWrite && fl & PTE_WRITE) {
+              setPte(mm, base + j, leaf.val[j] as number, fl & ~PTE_WRITE, MmuNotifierEvent.PROTECTION_VMA);
+            }
+            continue;
+          }
           if (!(fl & (PTE_PRESENT | PTE_PROTNONE))) continue;
           let nf = fl;
           if (toNone) nf = (fl & ~(PTE_PRESENT | PTE_WRITE)) | PTE_PROTNONE;

@@ -5,16 +5,20 @@
 //
 // A move raises an UNMAP invalidation over the old range while its PTEs are moved to the new one
 // (move_page_tables), and then a second UNMAP when the emptied old range is unmapped, as Linux does.
-// Growing in place and the new range need no invalidation: nothing a mirror could hold changes.
+// With MREMAP_DONTUNMAP the old area stays, empty (its pages moved: private memory reads back as
+// zeroes there). Growing in place and the new range need no invalidation: nothing a mirror could
+// hold changes. Every entry moves as it is, device-private and migration entries included (their
+// reverse maps follow).
 
 import { MmunError } from "../lib/errno.js";
 import { MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
 import { setPte } from "./memory.js";
 import type { Mm } from "./mm.js";
 import { checkAligned, doVmiMunmap, getUnmappedArea, pageAlignLength } from "./mmap.js";
-import { PTE_PRESENT, PTE_PROTNONE } from "./pageTable.js";
+import { traceVmas } from "./mmTrace.js";
+import { PTE_DEVICE_ENTRY, PTE_MIGRATION, PTE_PRESENT, PTE_PROTNONE } from "./pageTable.js";
 import { ZERO_FRAME } from "./physMem.js";
-import { rmapAdd, rmapRemove } from "./rmap.js";
+import { migrationAdd, migrationRemove, rmapAdd, rmapRemove } from "./rmap.js";
 import { hex, Vma } from "./vma.js";
 
 /** Options of `mm.mremap()`. */
@@ -23,6 +27,11 @@ export interface MremapOptions {
   mayMove?: boolean;
   /** MREMAP_FIXED: move to exactly this page-aligned address (needs `mayMove`). */
   newAddr?: number;
+  /**
+   * MREMAP_DONTUNMAP: move the pages but leave the old area mapped (empty). Needs `mayMove` and the
+   * same old and new length.
+   */
+  dontUnmap?: boolean;
 }
 
 /** `mremap()`: returns the mapping's (possibly new) address. */
@@ -38,6 +47,13 @@ export async function mremap(
   const oldLen = pageAlignLength(mm, oldLength, "mremap");
   const newLen = pageAlignLength(mm, newLength, "mremap");
   const mayMove = options.mayMove === true;
+  const dontUnmap = options.dontUnmap === true;
+  if (dontUnmap && (!mayMove || oldLen !== newLen)) {
+    throw new MmunError(
+      "EINVAL",
+      "mremap: dontUnmap (MREMAP_DONTUNMAP) needs mayMove and an unchanged length",
+    );
+  }
   const fixed = options.newAddr;
   if (fixed !== undefined) {
     if (!mayMove) throw new MmunError("EINVAL", "mremap: newAddr (MREMAP_FIXED) needs mayMove");
@@ -70,7 +86,10 @@ export async function mremap(
         len = newLen;
       }
       // The unmaps may have split the area: look it up again (vma_to_resize).
-      return await moveVma(mm, mm.vmas.find(oldAddr) as Vma, oldAddr, len, newLen, fixed);
+      return await moveVma(mm, mm.vmas.find(oldAddr) as Vma, oldAddr, len, newLen, fixed, dontUnmap);
+    }
+    if (dontUnmap) {
+      return await moveVma(mm, vma, oldAddr, oldLen, newLen, getUnmappedArea(mm, newLen, undefined), true);
     }
     if (newLen <= oldLen) {
       if (newLen < oldLen) {
@@ -88,6 +107,7 @@ export async function mremap(
     ) {
       vma.end = oldAddr + newLen;
       mm.vmas.mergeAround(vma.start, vma.end, ps);
+      if (mm.kernel.trace !== null) traceVmas(mm);
       return oldAddr;
     }
     if (!mayMove) throw new MmunError("ENOMEM", `mremap: [${hex(oldAddr)}, +${newLen}) cannot grow in place`);
@@ -97,7 +117,7 @@ export async function mremap(
   }
 }
 
-/** `move_vma()`: a new area at `to`, the PTEs moved into it, the old range unmapped. */
+/** `move_vma()`: a new area at `to`, the PTEs moved into it, the old range unmapped (unless `dontUnmap`). */
 async function moveVma(
   mm: Mm,
   vma: Vma,
@@ -105,6 +125,7 @@ async function moveVma(
   oldLen: number,
   newLen: number,
   to: number,
+  dontUnmap = false,
 ): Promise<number> {
   const ps = mm.kernel.pageSize;
   const moved = Math.min(oldLen, newLen);
@@ -113,6 +134,7 @@ async function moveVma(
   const nv = new Vma(to, to + newLen, vma.prot, shmem, vma.pgoffOf(from, ps));
   nv.anonVma = vma.anonVma; // the moved anonymous pages keep their anon_vma (copy_vma)
   mm.vmas.insert(nv);
+  if (mm.kernel.trace !== null) traceVmas(mm);
   // move_page_tables: UNMAP over the old range while its PTEs move.
   const range = mmuNotifierRangeInit(MmuNotifierEvent.UNMAP, mm, from, from + oldLen);
   const s = mm.notifiers.invalidateRangeStart(range);
@@ -133,9 +155,12 @@ async function moveVma(
     for (const [vpn, val, fl] of entries) {
       setPte(mm, vpn, 0, 0, MmuNotifierEvent.UNMAP);
       setPte(mm, vpn + delta, val, fl, MmuNotifierEvent.UNMAP);
-      if (fl & (PTE_PRESENT | PTE_PROTNONE) && val !== ZERO_FRAME) {
+      if (fl & (PTE_PRESENT | PTE_PROTNONE | PTE_DEVICE_ENTRY) && val !== ZERO_FRAME) {
         rmapRemove(pm, val, mm, vpn * ps);
         rmapAdd(pm, val, mm, (vpn + delta) * ps);
+      } else if (fl & PTE_MIGRATION) {
+        migrationRemove(pm, val, mm, vpn * ps);
+        migrationAdd(pm, val, mm, (vpn + delta) * ps);
       }
     }
   } finally {
@@ -143,10 +168,12 @@ async function moveVma(
   }
   const e = mm.notifiers.invalidateRangeEnd(range);
   if (e !== undefined) await e;
-  await doVmiMunmap(mm, from, from + oldLen);
+  if (!dontUnmap) await doVmiMunmap(mm, from, from + oldLen);
   mm.vmas.mergeAround(to, to + newLen, ps);
   const k = mm.kernel;
-  if (k.trace !== null)
+  if (k.trace !== null) {
     k.event("note", mm.id, to, `mremap [${hex(from)}, +${oldLen}) -> [${hex(to)}, +${newLen})`);
+    traceVmas(mm);
+  }
   return to;
 }

@@ -2,7 +2,7 @@
 // entries per level (PGD -> PUD -> PMD -> PTE), and the PTE states a mirror can see.
 //
 // A leaf table holds 512 PTEs in two typed arrays: `val` (a frame number, a swap slot, a device frame)
-// and `flags` (the bits below), 5 bytes per PTE. Upper levels are plain arrays of 512 children,
+// and `flags` (the bits below), 6 bytes per PTE. Upper levels are plain arrays of 512 children,
 // created on demand and freed when empty (free_pgtables). Addresses are page numbers (vpn) here:
 // with 4 KiB pages a vpn has up to 36 bits, so indices are taken by arithmetic on its high part
 // (DESIGN.md §3.8) and by bit operations on its low 18 bits.
@@ -13,8 +13,11 @@
 //   protnone                  PROTNONE (+ the saved WRITE), val = frame: mapped but inaccessible
 //                             (mprotect PROT_NONE; NUMA hinting in Linux)
 //   swap entry                SWAP, val = swap slot
-//   migration entry           MIGRATION [+ WRITE], val = frame being migrated
-//   device-private entry      DEVICE_PRIVATE [+ WRITE], val = device frame (see the HMM layer)
+//   migration entry           MIGRATION [+ WRITE], val = frame being migrated (mm/migrate_device.c)
+//   device-private entry      DEVICE_PRIVATE [+ WRITE], val = device frame (memremap.ts): the page
+//                             lives in device memory the CPU cannot reach
+//   device-exclusive entry    DEVICE_EXCLUSIVE [+ WRITE], val = frame: a device has exclusive
+//                             (atomic) access to the page until a CPU access restores the PTE
 
 /** The entry maps a frame the CPU may access. */
 export const PTE_PRESENT = 1;
@@ -30,6 +33,10 @@ export const PTE_SWAP = 32;
 export const PTE_MIGRATION = 64;
 /** Non-present: the page lives in device-private memory, device frame `val`. */
 export const PTE_DEVICE_PRIVATE = 128;
+/** Non-present: a device holds frame `val` exclusively (make_device_exclusive); a CPU access restores it. */
+export const PTE_DEVICE_EXCLUSIVE = 256;
+/** The non-present entries that still hold their page (a reference, a mapcount and a reverse map). */
+export const PTE_DEVICE_ENTRY = PTE_DEVICE_PRIVATE | PTE_DEVICE_EXCLUSIVE;
 
 /** Entries per table at every level. */
 export const PTRS_PER_TABLE = 512;
@@ -38,7 +45,7 @@ const LO = 2 ** 18;
 /** A leaf table: 512 PTEs. */
 export interface PteTable {
   readonly val: Int32Array;
-  readonly flags: Uint8Array;
+  readonly flags: Uint16Array;
   /** The vpn of its first entry: `vpn`'s PTE is at index `vpn - base`. */
   readonly base: number;
   /** Entries that are not none. */
@@ -99,11 +106,12 @@ export class PageTable {
       pud[hi & 511] = pmd;
       this.uppers++;
     }
-    // One backing store for both arrays (a leaf is made per address space and execution).
-    const buf = new ArrayBuffer(PTRS_PER_TABLE * 5);
+    // One backing store for both arrays (a leaf is made per address space and execution); the flags
+    // take 16 bits (PTE_DEVICE_EXCLUSIVE is bit 8).
+    const buf = new ArrayBuffer(PTRS_PER_TABLE * 6);
     const leaf: PteTable = {
       val: new Int32Array(buf, 0, PTRS_PER_TABLE),
-      flags: new Uint8Array(buf, PTRS_PER_TABLE * 4, PTRS_PER_TABLE),
+      flags: new Uint16Array(buf, PTRS_PER_TABLE * 4, PTRS_PER_TABLE),
       base: vpn - (lo & 511),
       used: 0,
     };
@@ -228,8 +236,8 @@ export class PageTable {
     this.cacheLeaf = undefined;
   }
 
-  /** Bytes the tables take: 5 per PTE slot of every leaf, 8 per slot of every upper table. */
+  /** Bytes the tables take: 6 per PTE slot of every leaf, 8 per slot of every upper table. */
   bytes(): number {
-    return this.leaves * PTRS_PER_TABLE * 5 + (this.uppers + 1) * PTRS_PER_TABLE * 8;
+    return this.leaves * PTRS_PER_TABLE * 6 + (this.uppers + 1) * PTRS_PER_TABLE * 8;
   }
 }

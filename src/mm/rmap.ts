@@ -1,9 +1,16 @@
 // Follows mm/rmap.c: from a frame to every (mm, address) that maps it, so that reclaim and migration
 // of a frame shared after fork reach every address space mapping it. `page_add_anon_rmap` and
-// `page_remove_rmap` keep it (and the frame's mapcount) as PTEs are installed and zapped.
+// `page_remove_rmap` keep it (and the frame's mapcount) as PTEs are installed and zapped. A PTE
+// "maps" its frame when it is present or PROT_NONE, or a device-private or device-exclusive entry.
 //
 // The first mapping is kept in the frame's metadata (PhysMem.rmapMm / rmapAddr); further ones, rare
 // (fork, shared memory), in a side table.
+//
+// Migration entries do not map their frame (no mapcount, no reference: the migration holds one), but
+// the migration must find them again to replace them (remove_migration_ptes: the kernel walks the
+// folio's anon_vma, which outlives the mappings). Here they have their own table: migrationAdd when
+// an entry is installed (or copied by fork, or moved by mremap), migrationRemove when it is zapped or
+// replaced, migrationWalk to find them all.
 
 import type { PhysMem } from "./physMem.js";
 
@@ -53,6 +60,53 @@ export function rmapWalk<M extends object>(pm: PhysMem, f: number): RmapEntry<M>
   if (first === undefined) return [];
   const out: RmapEntry<M>[] = [{ mm: first as M, addr: pm.rmapAddr[f] as number }];
   const more = pm.rmapMore.get(f);
+  if (more !== undefined) for (const e of more) out.push(e as RmapEntry<M>);
+  return out;
+}
+
+/** A migration entry for frame `f` now sits at `addr` in `mm`. */
+export function migrationAdd(pm: PhysMem, f: number, mm: object, addr: number): void {
+  if (pm.migMm[f] === undefined) {
+    pm.migMm[f] = mm;
+    pm.migAddr[f] = addr;
+    return;
+  }
+  const more = pm.migMore.get(f);
+  if (more === undefined) pm.migMore.set(f, [{ mm, addr }]);
+  else more.push({ mm, addr });
+}
+
+/** The migration entry for frame `f` at `addr` in `mm` is gone (zapped, replaced or moved). */
+export function migrationRemove(pm: PhysMem, f: number, mm: object, addr: number): void {
+  const more = pm.migMore.get(f);
+  if (pm.migMm[f] === mm && pm.migAddr[f] === addr) {
+    if (more === undefined) {
+      pm.migMm[f] = undefined;
+      return;
+    }
+    const next = more.shift() as RmapEntry;
+    pm.migMm[f] = next.mm;
+    pm.migAddr[f] = next.addr;
+    if (more.length === 0) pm.migMore.delete(f);
+    return;
+  }
+  if (more === undefined) return;
+  const i = more.findIndex((e) => e.mm === mm && e.addr === addr);
+  if (i >= 0) more.splice(i, 1);
+  if (more.length === 0) pm.migMore.delete(f);
+}
+
+/** True while frame `f` has a migration entry somewhere. */
+export function migrationAny(pm: PhysMem, f: number): boolean {
+  return pm.migMm[f] !== undefined;
+}
+
+/** Every migration entry for frame `f`, first first (a copy: callers may change the table). */
+export function migrationWalk<M extends object>(pm: PhysMem, f: number): RmapEntry<M>[] {
+  const first = pm.migMm[f];
+  if (first === undefined) return [];
+  const out: RmapEntry<M>[] = [{ mm: first as M, addr: pm.migAddr[f] as number }];
+  const more = pm.migMore.get(f);
   if (more !== undefined) for (const e of more) out.push(e as RmapEntry<M>);
   return out;
 }

@@ -6,7 +6,8 @@
 // for every (mm, address) that maps it, raises a CLEAR invalidation over that page in that mm and,
 // under that mm's page-table lock, replaces the PTE with a swap entry if it still maps the frame.
 // Shared memory pages leave their object for swap and their PTEs become none. Frames freed by the
-// last put go back to the allocator.
+// last put go back to the allocator. Device pages are not on the LRU lists: reclaim leaves device
+// memory (a device-coherent page mapped present, a device-private or device-exclusive entry) alone.
 
 import { MmunError } from "../lib/errno.js";
 import { MmuNotifierEvent, mmuNotifierRangeInit } from "../notifier/range.js";
@@ -34,7 +35,7 @@ export async function reclaimRange(mm: Mm, addr: number, length: number): Promis
       for (let j = from; j < to; j++) {
         const fl = leaf.flags[j] as number;
         const f = leaf.val[j] as number;
-        if (fl & (PTE_PRESENT | PTE_PROTNONE) && f !== ZERO_FRAME && !frames.includes(f)) {
+        if (fl & (PTE_PRESENT | PTE_PROTNONE) && f !== ZERO_FRAME && !pm.isDevice(f) && !frames.includes(f)) {
           pm.get(f);
           frames.push(f);
         }

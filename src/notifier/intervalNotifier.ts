@@ -83,6 +83,7 @@
 
 import { MmunError } from "../lib/errno.js";
 import type { IntervalTreeNode } from "../lib/intervalTree.js";
+import { recordEvent } from "../trace/recorder.js";
 import { mmuNotifierRegister, mmuNotifierRegisterLocked } from "./classicNotifier.js";
 import { itreeLinkOrDefer, itreeUnlinkOrDefer, waitSeqChange } from "./itree.js";
 import {
@@ -95,6 +96,7 @@ import {
   REMOVED,
 } from "./membership.js";
 import type { NotifierMm } from "./notifierMm.js";
+import { traceInterval } from "./notifierTrace.js";
 import { ADDRESS_SPACE_END, hex, type MmuNotifierRange } from "./range.js";
 import { MmuNotifierSubscriptions } from "./subscriptions.js";
 
@@ -370,7 +372,10 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
     this.member = REMOVED;
     this.node = null;
     const k = subs.kernel;
-    if (k.trace !== null) k.event("note", this.id, undefined, "removed");
+    if (k.trace !== null) {
+      k.event("note", this.id, undefined, "removed");
+      traceInterval(k, this as MmuIntervalNotifier);
+    }
     // Pairs with the mmgrab in insert().
     subs.mm.mmdrop();
   }
@@ -422,7 +427,10 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
     // wait re-checks the condition anyway.
     const busy = seq === subs.invalidateSeq;
     const k = subs.kernel;
-    if (k.trace !== null) k.event("note", this.id, seq, busy ? "read_begin (waits)" : "read_begin");
+    if (k.trace !== null) {
+      k.event("note", this.id, seq, busy ? "read_begin (waits)" : "read_begin");
+      recordEvent(k, "read_begin", this.id, busy ? { value: seq, detail: "waits" } : { value: seq });
+    }
     if (!busy) return seq;
     return waitSeqChange(subs, seq, this.id, "read_begin").then(() => seq);
   }
@@ -438,9 +446,12 @@ export class MmuIntervalNotifier<M extends NotifierMm = NotifierMm> {
   readRetry(seq: number): boolean {
     // sseq is always an integer (setSeq checks): equal means no collision, so only a collision pays
     // for checking `seq`.
-    if (this.invalidateSeq === seq) return false;
-    if (!Number.isSafeInteger(seq)) this.badSeq("readRetry", seq);
-    return true;
+    const retry = this.invalidateSeq !== seq;
+    if (retry && !Number.isSafeInteger(seq)) this.badSeq("readRetry", seq);
+    const subs = this.subs;
+    if (subs !== null && subs.kernel.trace !== null)
+      recordEvent(subs.kernel, "read_retry", this.id, { value: seq, detail: retry ? "retry" : "ok" });
+    return retry;
   }
 
   /**

@@ -28,6 +28,7 @@ import { EAGAIN } from "../lib/errno.js";
 import { isThenable, withFinally } from "../lib/thenable.js";
 import type { MmuIntervalNotifier } from "./intervalNotifier.js";
 import { IN_TREE, PENDING_INSERT, PENDING_REMOVE, UNLINKED } from "./membership.js";
+import { traceInterval, traceIntervalCallback } from "./notifierTrace.js";
 import { ADDRESS_SPACE_END, describeRange, MmuNotifierEvent, type MmuNotifierRange } from "./range.js";
 import type { MmuNotifierSubscriptions } from "./subscriptions.js";
 
@@ -79,6 +80,7 @@ export function itreeLinkOrDefer(subs: MmuNotifierSubscriptions, sub: MmuInterva
   if (k.trace !== null) {
     k.event("value", sub.id, sub.invalidateSeq, "invalidate_seq");
     k.event("note", sub.id, undefined, sub.member === PENDING_INSERT ? "insert deferred" : "inserted");
+    traceInterval(k, sub);
   }
 }
 
@@ -112,7 +114,10 @@ export function itreeUnlinkOrDefer(subs: MmuNotifierSubscriptions, sub: MmuInter
     sub.node = null;
     sub.member = UNLINKED;
   }
-  if (k.trace !== null) k.event("note", sub.id, wait, wait === 0 ? "remove" : "remove deferred (waits)");
+  if (k.trace !== null) {
+    k.event("note", sub.id, wait, wait === 0 ? "remove" : "remove deferred (waits)");
+    traceInterval(k, sub);
+  }
   return wait;
 }
 
@@ -280,6 +285,7 @@ function traceCallback(
   cur: number,
 ): void {
   subs.kernel.event("note", sub.id, cur, `invalidate ${describeRange(range)} cur_seq=${cur}`);
+  traceIntervalCallback(subs.kernel, sub, range, cur);
 }
 
 /** A callback did not return true: 0 to go on, or -EAGAIN (or its promise) to stop the walk. */
@@ -325,12 +331,18 @@ function dropActiveRange(subs: MmuNotifierSubscriptions): boolean {
     const sub = d[j] as MmuIntervalNotifier;
     if (sub.member === PENDING_INSERT) {
       linkIntoTree(subs, sub);
-      if (k.trace !== null) k.event("note", sub.id, undefined, "deferred insert applied");
+      if (k.trace !== null) {
+        k.event("note", sub.id, undefined, "deferred insert applied");
+        traceInterval(k, sub);
+      }
     } else if (sub.member === PENDING_REMOVE && sub.node !== null) {
       subs.itree.remove(sub.node);
       sub.node = null;
       sub.member = UNLINKED;
-      if (k.trace !== null) k.event("note", sub.id, undefined, "deferred remove applied");
+      if (k.trace !== null) {
+        k.event("note", sub.id, undefined, "deferred remove applied");
+        traceInterval(k, sub);
+      }
     }
   }
   d.length = 0;

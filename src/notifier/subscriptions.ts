@@ -65,6 +65,7 @@ import { endThenRethrow, mnItreeInvalidate, mnItreeInvEnd, mnItreeRelease } from
 import { PENDING_INSERT } from "./membership.js";
 import { type NotifierGlobals, notifierGlobals } from "./notifierGlobals.js";
 import type { NotifierMm } from "./notifierMm.js";
+import { traceInvalidation } from "./notifierTrace.js";
 import { ADDRESS_SPACE_END, type MmuNotifierRange } from "./range.js";
 
 /** One interval notifier as `state()` shows it. */
@@ -217,6 +218,7 @@ export class MmuNotifierSubscriptions {
       return undefined;
     }
     range.blockable = true;
+    if (k.trace !== null) traceInvalidation(this, "inv_start", range);
     const t = k.sched.current;
     let r: number | Promise<number>;
     if (t === null) r = this.startCore(range);
@@ -239,8 +241,22 @@ export class MmuNotifierSubscriptions {
     }
     range.blockable = false;
     const t = this.kernel.sched.current;
+    if (this.kernel.trace !== null) return this.tracedStartNonblock(range);
     if (t === null) return this.startCore(range);
     return this.callbacks.guarded(t, true, () => this.startCore(range));
+  }
+
+  /** invalidateRangeStartNonblock, traced: a start that failed (-EAGAIN) has ended already. */
+  private tracedStartNonblock(range: MmuNotifierRange): number | Promise<number> {
+    traceInvalidation(this, "inv_start", range);
+    const t = this.kernel.sched.current;
+    const r =
+      t === null ? this.startCore(range) : this.callbacks.guarded(t, true, () => this.startCore(range));
+    const failed = (v: number): number => {
+      if (v !== 0) traceInvalidation(this, "inv_end", range, v);
+      return v;
+    };
+    return typeof r === "number" ? failed(r) : r.then(failed);
   }
 
   /** `__mmu_notifier_invalidate_range_start()`: the interval phase, then the classic phase. */
@@ -295,6 +311,7 @@ export class MmuNotifierSubscriptions {
     if (range.blockable) k.mightSleep("mmu_notifier_invalidate_range_end()");
     this.checkRange(range, "invalidateRangeEnd");
     if (!this.present) return undefined;
+    if (k.trace !== null) traceInvalidation(this, "inv_end", range);
     const t = k.sched.current;
     const r = t === null ? this.endCore(range) : this.callbacks.guarded(t, true, () => this.endCore(range));
     return r === undefined ? undefined : r.then(noop);

@@ -13,6 +13,7 @@ import { lostWakeup, waitEventFlag } from "./classic/lostWakeup.js";
 import { orderedWindow, orderViolation } from "./classic/orderViolation.js";
 import { reorder10, reorder20, reorderLocked10 } from "./classic/reorder.js";
 import { rwsemRecursion, rwsemSingleRead } from "./classic/rwsemRecursion.js";
+import { exclusiveVsFork, faultBackVsMunmap, migrateVsWriteAndRead } from "./hmm/deviceMemory.js";
 import {
   anonTeardown,
   readVsDontneed,
@@ -65,6 +66,9 @@ export const builtinScenarios: readonly Scenario<unknown, Kernel>[] = [
   readVsReclaim,
   readVsDontneed,
   anonTeardown,
+  migrateVsWriteAndRead,
+  faultBackVsMunmap,
+  exclusiveVsFork,
   munmapVsWriteFault,
   forkVsWrite,
   mirrorVsMunmap,

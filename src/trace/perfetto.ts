@@ -28,8 +28,10 @@ export interface ChromeTrace {
 }
 
 const PID = 1;
+/** The track of events recorded outside any task (library use, setup). */
+const NO_TASK_TID = 1_000_000;
 /** Task ids start at 0; tid 0 is avoided because some viewers treat it specially. */
-const tid = (task: number) => (task < 0 ? 1_000_000 : task + 1);
+const tid = (task: number) => (task < 0 ? NO_TASK_TID : task + 1);
 
 /** Converts a trace to Chrome/Perfetto trace-event JSON. */
 export function toPerfetto(trace: Trace): ChromeTrace {
@@ -87,6 +89,8 @@ export function toPerfetto(trace: Trace): ChromeTrace {
         const args: Record<string, string | number> = { time: e.time, step: e.step };
         if (e.value !== undefined) args.value = e.value;
         if (e.detail !== undefined) args.detail = e.detail;
+        if (e.addr !== undefined) args.addr = `0x${e.addr.toString(16)}`;
+        if (e.end !== undefined) args.end = `0x${e.end.toString(16)}`;
         const label =
           e.obj >= 0
             ? `${e.kind} ${name(e.obj)}`
@@ -105,6 +109,16 @@ export function toPerfetto(trace: Trace): ChromeTrace {
   }
   for (const [task, open] of waits)
     slice(open, lastStep + 1, `wait ${name(open.obj)} (never woken)`, "wait", task);
+  if (out.some((e) => e.tid === NO_TASK_TID)) {
+    out.push({
+      name: "thread_name",
+      ph: "M",
+      pid: PID,
+      tid: NO_TASK_TID,
+      ts: 0,
+      args: { name: "(no task)" },
+    });
+  }
   return {
     traceEvents: out,
     displayTimeUnit: "ns",

@@ -42,6 +42,11 @@ export class TraceRecorder {
     this.events.push(e);
   }
 
+  /** Appends an event built by the caller (version-2 fields included). */
+  add(e: TraceEvent): void {
+    this.events.push(e);
+  }
+
   toJSON(): Trace {
     return {
       version: TRACE_VERSION,
@@ -51,4 +56,27 @@ export class TraceRecorder {
       meta: { ...this.meta },
     };
   }
+}
+
+/** The fields of an event beyond step, time, task, kind and object. */
+export type TraceFields = Pick<TraceEvent, "value" | "detail" | "addr" | "end" | "mm" | "areas">;
+
+/** What stamps an event with "now": the kernel (its recorder, step, logical clock and running task). */
+export interface TraceHost {
+  readonly trace: TraceRecorder | null;
+  readonly step: number;
+  now(): number;
+  readonly current: { readonly id: number } | null;
+}
+
+/**
+ * Records a `kind` event on `obj` with `fields`, at the host's step and time, credited to the
+ * running task (-1 outside any task). Callers test `host.trace !== null` first, so that building
+ * the fields costs nothing when recording is off.
+ */
+export function recordEvent(host: TraceHost, kind: TraceEventKind, obj: number, fields: TraceFields): void {
+  const tr = host.trace;
+  if (tr === null) return;
+  const t = host.current;
+  tr.add({ step: host.step, time: host.now(), task: t === null ? -1 : t.id, kind, obj, ...fields });
 }

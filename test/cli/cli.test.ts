@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { readTrace } from "../../src/trace/read.js";
+import { TRACE_VERSION } from "../../src/trace/schema.js";
 import { exec, type Run } from "./run.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -113,9 +115,12 @@ describe("the mmun command line", () => {
     expect(again.stdout).toMatch(/reproduced: same schedule, same failure, same step/);
     const p = JSON.parse(readFileSync(perfetto, "utf8")) as { traceEvents: { ph: string; name: string }[] };
     expect(p.traceEvents.some((e) => e.ph === "M" && e.name === "thread_name")).toBe(true);
-    const t = JSON.parse(readFileSync(trace, "utf8")) as { version: number; events: unknown[] };
-    expect(t.version).toBe(1);
+    const t = readTrace(readFileSync(trace, "utf8"));
+    expect(t.version).toBe(TRACE_VERSION);
     expect(t.events.length).toBeGreaterThan(0);
+    // What the visualizer titles the page with.
+    expect(t.meta.scenario).toBe("classic/lost-update");
+    expect(t.meta.token).toBe(cmd?.[2]);
   }, 60_000);
 
   it("check of a correct scenario under exhaustive DFS exits 0 and says the space was exhausted", async () => {

@@ -1,7 +1,7 @@
 // The dependency rules of .dependency-cruiser.cjs (DESIGN.md §1's layers, no value import cycle),
 // on the real tree and on a small tree made to break them.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -19,7 +19,7 @@ async function violations(baseDir: string): Promise<string[]> {
   // The fixture trees have no tsconfig: resolve the sources' ".js" specifiers to ".ts" directly.
   const { tsConfig: _, ...options } = config.options;
   const out = await cruise(
-    ["src"],
+    existsSync(join(baseDir, "web")) ? ["src", "web"] : ["src"],
     { ...options, baseDir, validate: true, ruleSet: { forbidden: config.forbidden } } as never,
     { extensionAlias: { ".js": [".ts", ".js"] } },
   );
@@ -54,7 +54,7 @@ function tree(files: Record<string, string>): string {
 }
 
 describe("the layer and cycle rules", () => {
-  it("hold on src/", async () => {
+  it("hold on src/ and web/", async () => {
     expect(await violations(root)).toEqual([]);
   });
 
@@ -73,5 +73,17 @@ describe("the layer and cycle rules", () => {
       "layer-sync: src/sync/up.ts -> src/mm/m.ts",
       "no-value-cycle: src/explore/x.ts -> src/explore/y.ts (cycle src/explore/y.ts -> src/explore/x.ts)",
     ]);
+  });
+
+  it("let web/ import src/trace and src/lib, and nothing else of src/ (the visualizer never reads the runtime)", async () => {
+    const dir = tree({
+      "src/lib/a.ts": "export const a = 1;\n",
+      "src/trace/t.ts": 'import { a } from "../lib/a.js";\nexport const t = a;\n',
+      "src/mm/m.ts": 'import { a } from "../lib/a.js";\nexport const m = a;\n',
+      "web/src/ok.ts":
+        'import { t } from "../../src/trace/t.js";\nimport { a } from "../../src/lib/a.js";\nexport const ok = t + a;\n',
+      "web/src/bad.ts": 'import { m } from "../../src/mm/m.js";\nexport const bad = m;\n',
+    });
+    expect(await violations(dir)).toEqual(["web-reads-trace-and-lib-only: web/src/bad.ts -> src/mm/m.ts"]);
   });
 });

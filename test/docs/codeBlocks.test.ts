@@ -9,10 +9,11 @@
 // scratch directory holding the module the guides call ./race.ts and ./my-scenarios.ts (the
 // explorer guide's example) and ./my-driver.ts (the driver guide's). A line must not be a usage error (exit status 2); every line but
 // `check` (which exits 1 when it finds the failure it is shown for) must exit 0, so a `replay` line
-// must reproduce. Lines that run npm itself (the quick start, the benchmarks) are left to CI, which
+// must reproduce. A line that serves the visualizer (`view`, `replay ... --view`) must print its
+// address, serve the page there, and exit 0 when interrupted. Lines that run npm itself (the quick start, the benchmarks) are left to CI, which
 // runs the quick start.
 
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
@@ -125,6 +126,41 @@ async function mmun(cwd: string, args: string[]): Promise<{ code: number; out: s
   }
 }
 
+/** Runs a line that serves the visualizer: its address answers, and interrupted it exits 0. */
+async function mmunServing(cwd: string, args: string[]): Promise<{ code: number; out: string }> {
+  const child = spawn(process.execPath, ["--import", tsx, main, ...args], {
+    cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const exited = new Promise<number>((ok) => child.once("exit", (code) => ok(code ?? -1)));
+  const url = await new Promise<string | null>((ok) => {
+    const timer = setTimeout(() => ok(null), 120_000);
+    const data = (d: Buffer) => {
+      out += d.toString();
+      const m = /mmun view: (http:\/\/\S+)/.exec(out);
+      if (m !== null) {
+        clearTimeout(timer);
+        ok(m[1] as string);
+      }
+    };
+    child.stdout.on("data", data);
+    child.stderr.on("data", data);
+    void exited.then(() => {
+      clearTimeout(timer);
+      ok(null);
+    });
+  });
+  if (url === null) {
+    child.kill("SIGKILL");
+    return { code: child.exitCode ?? -1, out: `${out}\n(no address printed)` };
+  }
+  const page = await fetch(url).catch((e: Error) => ({ status: e.message }));
+  child.kill("SIGINT");
+  const code = await exited;
+  return { code: page.status === 200 ? code : -1, out: `${out}\nGET ${url}: ${page.status}` };
+}
+
 describe.each(docs)("%s: its code blocks run as written", (file) => {
   const all = blocks(file);
   const ts = all.filter((b) => b.lang === "ts");
@@ -152,7 +188,8 @@ describe.each(docs)("%s: its code blocks run as written", (file) => {
           if (line === "" || line.startsWith("npm ")) continue;
           expect(line, `${file}: a command line that is neither npx mmun nor npm`).toMatch(/^npx mmun /);
           const args = words(line).slice(2);
-          const r = await mmun(cwd, args);
+          const serves = args[0] === "view" || args.includes("--view");
+          const r = serves ? await mmunServing(cwd, args) : await mmun(cwd, args);
           expect(r.code, `${file}: ${line}\n${r.out}`).not.toBe(2);
           if (args[0] !== "check") expect(r.code, `${file}: ${line}\n${r.out}`).toBe(0);
           ran++;

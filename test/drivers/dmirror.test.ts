@@ -13,10 +13,10 @@ import {
   HMM_DMIRROR_PROT_ZERO,
   HMM_DMIRROR_READ,
 } from "../../src/drivers/dmirror/uapi.js";
-import { EBUSY, EFAULT, EINVAL, EOPNOTSUPP } from "../../src/lib/errno.js";
+import { EBUSY, EFAULT, EINVAL, ENOMEM, EOPNOTSUPP } from "../../src/lib/errno.js";
 import { Kernel } from "../../src/mm/kernel.js";
 import type { Mm } from "../../src/mm/mm.js";
-import { PROT_READ, PROT_WRITE } from "../../src/mm/vma.js";
+import { PROT_NONE, PROT_READ, PROT_WRITE } from "../../src/mm/vma.js";
 import { MmuNotifierEvent, mmuNotifierRangeInit } from "../../src/notifier/range.js";
 
 const PS = 4096;
@@ -44,7 +44,7 @@ describe("the ioctl prologue and each command's errno", () => {
     expect((await m.read(addr, 0, buf)).ret).toBe(-EINVAL);
     expect((await m.read(2 ** 53 - PS, 1, buf)).ret).toBe(-EINVAL);
     expect((await m.ioctl(0x42, { addr, npages: 1, buf })).ret).toBe(-EINVAL);
-    // The prologue comes first for every command, the unimplemented ones too.
+    // The prologue comes first for every command.
     expect((await m.migrateToDev(addr + 4, 1, buf)).ret).toBe(-EINVAL);
   });
 
@@ -63,17 +63,42 @@ describe("the ioctl prologue and each command's errno", () => {
     expect((await m.snapshot(addr, 8, new Uint8Array(4))).ret).toBe(-EFAULT);
   });
 
-  it("answers -EOPNOTSUPP for the commands that need device memory or exclusive entries", async () => {
-    const { m, addr } = await setup();
+  it("answers -EINVAL for a migration over a hole or an unreadable area, and -EFAULT when the buffer is short", async () => {
+    const { k, mm, m, addr } = await setup();
     const buf = new Uint8Array(8 * PS);
-    for (const r of [
-      await m.migrateToDev(addr, 8, buf),
-      await m.migrateToSys(addr, 8),
-      await m.exclusive(addr, 8, buf),
-      await m.checkExclusive(addr, 8),
-    ]) {
-      expect(r).toEqual({ ret: -EOPNOTSUPP, cpages: 0, faults: 0 });
-    }
+    await mm.munmap(addr + 7 * PS, PS);
+    expect((await m.migrateToDev(addr, 8, buf)).ret).toBe(-EINVAL);
+    expect((await m.migrateToSys(addr, 8)).ret).toBe(-EINVAL);
+    await mm.mprotect(addr + 6 * PS, PS, PROT_NONE);
+    expect((await m.migrateToDev(addr + 6 * PS, 1, buf)).ret).toBe(-EINVAL);
+    // The pages before the hole moved: only the copy out failed.
+    expect((await m.migrateToDev(addr, 6, new Uint8Array(PS))).ret).toBe(-EFAULT);
+    expect(k.physMem.stats().deviceInUse).toBe(6);
+    expect(await mm.read32(addr + 5 * PS + 4)).toBe(5 * 1024 + 1);
+  });
+
+  it("FAIL_ALLOC is one-shot: MIGRATE_TO_SYS answers -ENOMEM and the page stays on the device, a CPU fault-back is out of memory", async () => {
+    const { k, mm, m, addr } = await setup(2);
+    const buf = new Uint8Array(2 * PS);
+    expect(await m.migrateToDev(addr, 2, buf)).toEqual({ ret: 0, cpages: 2, faults: 0 });
+    expect((await m.flags(HMM_DMIRROR_FLAG_FAIL_ALLOC)).ret).toBe(0);
+    expect((await m.migrateToSys(addr, 2)).ret).toBe(-ENOMEM);
+    expect(m.flagBits).toBe(0);
+    expect(k.physMem.stats().deviceInUse).toBe(2);
+    expect((await m.flags(HMM_DMIRROR_FLAG_FAIL_ALLOC)).ret).toBe(0);
+    await expect(mm.read32(addr)).rejects.toMatchObject({ code: "ENOMEM" });
+    expect(await mm.read32(addr + 4)).toBe(1);
+    expect(await m.migrateToSys(addr, 2)).toEqual({ ret: 0, cpages: 1, faults: 0 });
+  });
+
+  it("EXCLUSIVE answers make_device_exclusive's errno: -EFAULT in a read-only area, -EOPNOTSUPP in shared memory", async () => {
+    const { mm, m, addr } = await setup();
+    const buf = new Uint8Array(8 * PS);
+    await mm.mprotect(addr, PS, PROT_READ);
+    expect((await m.exclusive(addr, 1, buf)).ret).toBe(-EFAULT);
+    const shared = await mm.mmap({ length: PS, prot: RW, shared: true });
+    expect((await m.exclusive(shared, 1, buf)).ret).toBe(-EOPNOTSUPP);
+    expect(await m.checkExclusive(addr, 8)).toEqual({ ret: 0, cpages: 0, faults: 0 });
   });
 
   it("RELEASE succeeds; FLAGS sets the flags and, with 0 flags, fails the prologue as the kernel's does", async () => {
@@ -216,5 +241,83 @@ describe("the fault path", () => {
     m.mutex.unlock();
     expect(await mm.notifiers.invalidateRangeStartNonblock(r)).toBe(0);
     await mm.notifiers.invalidateRangeEnd(r);
+  });
+});
+
+describe("device memory", () => {
+  it("maps the device page itself after MIGRATE_TO_DEV, writable where the source page was", async () => {
+    const { k, m, mm, addr } = await setup(2);
+    await mm.mprotect(addr + PS, PS, PROT_READ);
+    expect(await m.migrateToDev(addr, 2, new Uint8Array(2 * PS))).toEqual({ ret: 0, cpages: 2, faults: 0 });
+    const [p0, p1] = [m.pt.lookup(mm, addr), m.pt.lookup(mm, addr + PS)];
+    expect([p0?.write, p1?.write]).toEqual([true, false]);
+    expect(k.pagemapOf(p0?.frame as number)?.owner).toBe(m.device);
+    expect(m.pt.read32(mm, addr + PS + 4)).toBe(1025);
+    // The device page holds the contents: a device write shows in the CPU's read after the fault-back.
+    expect(m.pt.write32(mm, addr + 8, 77)).toBe(0);
+    expect(await mm.read32(addr + 8)).toBe(77);
+    expect(m.pt.lookup(mm, addr)).toBeUndefined();
+  });
+
+  it("close evicts every page of the device back to RAM, and the data survives", async () => {
+    const { k, m, mm, addr, dev } = await setup(8);
+    expect((await m.migrateToDev(addr, 8, new Uint8Array(8 * PS))).ret).toBe(0);
+    expect(k.physMem.stats().deviceInUse).toBe(8);
+    await m.close();
+    expect(k.physMem.stats().deviceInUse).toBe(0);
+    expect(dev.devmem.chunks.length).toBe(1);
+    expect(await mm.read32(addr + 7 * PS + 4)).toBe(7 * 1024 + 1);
+  });
+
+  it("RELEASE removes the chunks; the next allocation makes a new one", async () => {
+    const { m, addr, dev } = await setup(2);
+    const buf = new Uint8Array(2 * PS);
+    expect((await m.migrateToDev(addr, 2, buf)).ret).toBe(0);
+    const first = dev.devmem.chunks[0]?.pagemap;
+    expect((await m.release()).ret).toBe(0);
+    expect([dev.devmem.chunks.length, first?.removed]).toEqual([0, true]);
+    expect((await m.migrateToDev(addr, 2, buf)).ret).toBe(0);
+    expect(dev.devmem.chunks.length).toBe(1);
+    expect(dev.devmem.chunks[0]?.pagemap).not.toBe(first);
+  });
+
+  it("a device with chunks of 2 pages makes a chunk per 2 pages it needs, and frees them all on close", async () => {
+    const k = new Kernel();
+    const mm = k.createMm({ name: "proc" });
+    const dev = new DmirrorDevice(k, { memory: "private", chunkPages: 2 });
+    const m = await dev.open(mm);
+    const addr = await mm.mmap({ length: 5 * PS, prot: RW });
+    expect(await m.migrateToDev(addr, 5, new Uint8Array(5 * PS))).toMatchObject({ ret: 0, cpages: 5 });
+    expect(dev.devmem.chunks.map((c) => c.pagemap.nr)).toEqual([2, 2, 2]);
+    expect([dev.devmem.pagesInUse, k.physMem.stats().deviceInUse]).toEqual([5, 5]);
+    await m.close();
+    await mm.exit();
+    expect(k.physMem.stats()).toMatchObject({ inUse: 0, deviceInUse: 0 });
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => new DmirrorDevice(k, { memory: "private", chunkPages: bad })).toThrow(
+        expect.objectContaining({ code: "EINVAL" }),
+      );
+    }
+  });
+
+  it("a coherent device's pages are read and written by the CPU in place, and copy on write copies out of them", async () => {
+    const k = new Kernel();
+    const mm = k.createMm({ name: "proc" });
+    const m = await new DmirrorDevice(k, { memory: "coherent" }).open(mm);
+    const addr = await mm.mmap({ length: PS, prot: RW });
+    await mm.write32(addr, 5);
+    expect((await m.migrateToDev(addr, 1, new Uint8Array(PS))).ret).toBe(0);
+    const frame = mm.pageTable.valAt(addr / PS);
+    expect(k.pagemapOf(frame)?.isPrivate).toBe(false);
+    await mm.write32(addr, 6);
+    expect(mm.pageTable.valAt(addr / PS)).toBe(frame);
+    const child = await mm.fork();
+    await child.write32(addr, 7);
+    expect(k.pagemapOf(child.pageTable.valAt(addr / PS))).toBeUndefined();
+    expect([await mm.read32(addr), await child.read32(addr)]).toEqual([6, 7]);
+    await child.exit();
+    await m.close();
+    await mm.exit();
+    expect(k.physMem.stats()).toMatchObject({ inUse: 0, deviceInUse: 0 });
   });
 });

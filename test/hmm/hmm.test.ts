@@ -14,7 +14,9 @@ import {
   hmmRangeFault,
 } from "../../src/hmm/hmm.js";
 import { EBUSY, EFAULT, EINVAL, EPERM } from "../../src/lib/errno.js";
+import { folioUnlock } from "../../src/mm/filemap.js";
 import { Kernel } from "../../src/mm/kernel.js";
+import { MEMORY_DEVICE_PRIVATE, memremapPages, zoneDevicePageInit } from "../../src/mm/memremap.js";
 import type { Mm } from "../../src/mm/mm.js";
 import { PTE_DEVICE_PRIVATE, PTE_MIGRATION, PTE_PRESENT, PTE_WRITE } from "../../src/mm/pageTable.js";
 import { ZERO_FRAME } from "../../src/mm/physMem.js";
@@ -192,14 +194,20 @@ describe("hmmRangeFault, rule by rule", () => {
     await mm.mmap({ addr: base, length: PS, prot: RW, fixed: true });
     const mine = { name: "mine" };
     const calls: number[] = [];
-    const devFrame = 1_000_000;
-    k.setDevicePrivateOwner(devFrame, {
+    const pagemap = memremapPages(k, {
+      type: MEMORY_DEVICE_PRIVATE,
       owner: mine,
-      migrateToRam: (_mm, addr) => {
-        calls.push(addr);
-        return -EFAULT;
+      nr: 4,
+      ops: {
+        migrateToRam: (_p, _mm, addr) => {
+          calls.push(addr);
+          return -EFAULT;
+        },
       },
     });
+    const devFrame = pagemap.first;
+    zoneDevicePageInit(pagemap, devFrame);
+    folioUnlock(k, devFrame);
     mm.pageTable.set(base / PS, devFrame, PTE_DEVICE_PRIVATE | PTE_WRITE);
     range.defaultFlags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
     range.devPrivateOwner = mine;
@@ -210,6 +218,8 @@ describe("hmmRangeFault, rule by rule", () => {
     expect(await fault(mm, range)).toBe(-EFAULT);
     expect(calls).toEqual([base]);
     mm.pageTable.set(base / PS, 0, 0);
+    k.physMem.put(devFrame);
+    expect(pagemap.pagesInUse).toBe(0);
   });
 
   it("waits on a migration entry until the migration ends, then walks again", async () => {

@@ -4,7 +4,7 @@
 import { expect } from "vitest";
 import { Kernel, type KernelOptions } from "../../src/mm/kernel.js";
 import type { Mm } from "../../src/mm/mm.js";
-import { PTE_PRESENT, PTE_PROTNONE, PTE_SWAP } from "../../src/mm/pageTable.js";
+import { PTE_DEVICE_ENTRY, PTE_PRESENT, PTE_PROTNONE, PTE_SWAP } from "../../src/mm/pageTable.js";
 import { ZERO_FRAME } from "../../src/mm/physMem.js";
 import { MmuNotifier } from "../../src/notifier/classicNotifier.js";
 import { MmuIntervalNotifier } from "../../src/notifier/intervalNotifier.js";
@@ -138,7 +138,7 @@ export function countPtes(mm: Mm): { resident: number; swap: number } {
   mm.pageTable.forEachLeaf(0, Math.ceil(mm.taskSize / PAGE), (leaf, _base, from, to) => {
     for (let j = from; j < to; j++) {
       const fl = leaf.flags[j] as number;
-      if (fl & (PTE_PRESENT | PTE_PROTNONE) && leaf.val[j] !== ZERO_FRAME) resident++;
+      if (fl & (PTE_PRESENT | PTE_PROTNONE | PTE_DEVICE_ENTRY) && leaf.val[j] !== ZERO_FRAME) resident++;
       else if (fl & PTE_SWAP) swap++;
     }
   });

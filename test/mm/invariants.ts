@@ -1,11 +1,12 @@
 // A whole-system consistency check of the simulated memory, for tests: every PTE lies in an area and
 // maps a live frame (for shared memory, its object's frame); each frame's mapcount and refcount are
-// what the PTEs and objects mapping it account for; rss and swap entries match; and physical memory
-// holds exactly the frames and swap slots reachable from the live address spaces.
+// what the PTEs and objects mapping it account for (device-private and device-exclusive entries map
+// their page too); rss and swap entries match; and physical memory holds exactly the frames, device
+// frames and swap slots reachable from the live address spaces (no migration may be in flight).
 
 import type { Kernel } from "../../src/mm/kernel.js";
 import type { Mm } from "../../src/mm/mm.js";
-import { PTE_PRESENT, PTE_PROTNONE, PTE_SWAP } from "../../src/mm/pageTable.js";
+import { PTE_DEVICE_ENTRY, PTE_PRESENT, PTE_PROTNONE, PTE_SWAP } from "../../src/mm/pageTable.js";
 import { ZERO_FRAME } from "../../src/mm/physMem.js";
 import type { ShmemObject } from "../../src/mm/shmem.js";
 
@@ -30,7 +31,7 @@ export function mmInvariants(k: Kernel, mms: readonly Mm[]): string[] {
         const vma = mm.vmas.find(addr);
         const where = `${mm.name} 0x${addr.toString(16)}`;
         if (vma === undefined) bad.push(`${where}: a PTE outside every area`);
-        if (fl & (PTE_PRESENT | PTE_PROTNONE)) {
+        if (fl & (PTE_PRESENT | PTE_PROTNONE | PTE_DEVICE_ENTRY)) {
           if (val === ZERO_FRAME) continue;
           resident++;
           maps.set(val, (maps.get(val) ?? 0) + 1);
@@ -66,7 +67,10 @@ export function mmInvariants(k: Kernel, mms: readonly Mm[]): string[] {
     }
   }
   const st = pm.stats();
-  if (st.inUse !== frames.size) bad.push(`${st.inUse} frames in use, ${frames.size} reachable`);
+  const device = [...frames].filter((f) => pm.isDevice(f)).length;
+  if (st.inUse !== frames.size - device)
+    bad.push(`${st.inUse} frames in use, ${frames.size - device} reachable`);
+  if (st.deviceInUse !== device) bad.push(`${st.deviceInUse} device frames in use, ${device} reachable`);
   if (st.swapSlots !== slots.size) bad.push(`${st.swapSlots} swap slots in use, ${slots.size} reachable`);
   return bad;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SyncKernel } from "../../src/sync/syncKernel.js";
-import { toPerfetto } from "../../src/trace/perfetto.js";
+import { type ChromeTrace, toPerfetto } from "../../src/trace/perfetto.js";
+import { counterexample } from "../web/traces.js";
 
 describe("Perfetto export", () => {
   it("gives one named track per task, a slice per lock hold and per wait, and instants for the rest", async () => {
@@ -49,5 +50,39 @@ describe("Perfetto export", () => {
     await k.run();
     const p = toPerfetto(k.trace?.toJSON() ?? { version: 1, tasks: [], objects: [], events: [], meta: {} });
     expect(p.traceEvents.some((e) => e.name === "wait fence never (never woken)")).toBe(true);
+  });
+});
+
+describe("Perfetto export of a recorded counterexample", () => {
+  it("is trace-event JSON with every required field: one named track per task, slices with durations, instants with a scope", async () => {
+    const f = await counterexample("mm/mirror-zaps-only-unmap");
+    const p = JSON.parse(JSON.stringify(toPerfetto(f.trace))) as ChromeTrace;
+    expect(Array.isArray(p.traceEvents)).toBe(true);
+    expect(["ns", "ms"]).toContain(p.displayTimeUnit);
+    expect(p.metadata.mmunTraceVersion).toBe(f.trace.version);
+    for (const e of p.traceEvents) {
+      // The Trace Event Format's required fields, by phase.
+      expect(typeof e.name).toBe("string");
+      expect(["X", "i", "M"]).toContain(e.ph);
+      expect(Number.isInteger(e.pid)).toBe(true);
+      expect(Number.isInteger(e.tid)).toBe(true);
+      expect(typeof e.ts).toBe("number");
+      if (e.ph === "X") expect(e.dur).toBeGreaterThanOrEqual(0);
+      if (e.ph === "i") expect(["t", "p", "g"]).toContain(e.s);
+      if (e.ph === "M") expect(typeof e.args?.name).toBe("string");
+    }
+    const tracks = p.traceEvents.filter((e) => e.ph === "M" && e.name === "thread_name");
+    const taskTracks = f.trace.tasks.map((t) => t.name);
+    expect(tracks.map((e) => e.args?.name).slice(0, taskTracks.length)).toEqual(taskTracks);
+    // Every event sits on a named track: its task's, or the one of events outside any task.
+    const tids = new Set(tracks.map((e) => e.tid));
+    expect(tids.size).toBe(tracks.length);
+    for (const e of p.traceEvents) if (e.ph !== "M") expect(tids).toContain(e.tid);
+    // Address-space events say where, in hex.
+    const pte = p.traceEvents.find((e) => e.cat === "pte");
+    expect(pte?.args?.addr).toMatch(/^0x[0-9a-f]+$/);
+    // The version-2 events are there as instants (the failure's report among them).
+    const cats = new Set(p.traceEvents.map((e) => e.cat));
+    for (const c of ["read_retry", "callback", "pte", "dev_map", "report"]) expect(cats).toContain(c);
   });
 });

@@ -19,6 +19,7 @@ import { builtinScenarios } from "../../scenarios/index.js";
 import { toPerfetto } from "../../trace/perfetto.js";
 import { formatSchedule } from "../../trace/schedule.js";
 import { count, parseCommandArgs } from "../args.js";
+import { htmlReport } from "../htmlReport.js";
 
 /** The DFS budget: iterative delay bounding goes as far as it allows. */
 const DFS_BUDGET = 20_000;
@@ -38,6 +39,8 @@ Exit status: 0 when every scenario behaved as expected and no self-test failed, 
 
 Options:
   --out DIR         the report folder (default mmun-demo-report; "-" for none)
+  --html FILE       also write the table as one self-contained HTML page, each failure viewable
+                    in place in the visualizer (opens from disk, no server)
   --seed N          seed of the random and PCT searches (default 0)
   --executions N    budget of the random and PCT searches (default 1000)
   --filter TEXT     only the scenarios whose name contains TEXT
@@ -85,6 +88,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     args: argv,
     options: {
       out: { type: "string" },
+      html: { type: "string" },
       seed: { type: "string" },
       executions: { type: "string" },
       filter: { type: "string" },
@@ -130,6 +134,10 @@ export async function demoCommand(argv: string[]): Promise<number> {
       console.log(
         `\nreport written to ${join(out, "report.md")}, counterexample traces in ${join(out, "traces")}`,
       );
+  }
+  if (values.html !== undefined) {
+    await writeHtmlReport(values.html, rows, seed, executions, selftest);
+    if (!values.json) console.log(`HTML report written to ${values.html}`);
   }
   return rows.every((r) => r.ok) && (selftest?.fail ?? 0) === 0 ? 0 : 1;
 }
@@ -378,4 +386,33 @@ function writeReport(
     );
   }
   writeFileSync(join(dir, "report.md"), `${lines.join("\n")}\n`);
+}
+
+/** `--html FILE`: the table as the visualizer's page, every failure's trace inside (htmlReport.ts). */
+async function writeHtmlReport(
+  file: string,
+  rows: DemoRow[],
+  seed: number,
+  executions: number,
+  selftest: SelftestTotals | undefined,
+): Promise<void> {
+  const html = await htmlReport(
+    "mmun demo",
+    `Every built-in scenario explored with random and PCT (seed ${seed}, ${count(executions, "execution")}) and ` +
+      `DFS (within the scenario's preemption bound where it has one, else iterative delay bounding up to ${count(DFS_BUDGET, "execution")}).`,
+    STRATEGIES,
+    rows.map((r) => ({
+      scenario: r.scenario,
+      description: r.description,
+      expect: r.expect,
+      ok: r.ok,
+      cells: r.runs.map((x) => ({
+        strategy: x.strategy,
+        text: `${runText(x)} /${x.executions}`,
+        failure: x.failure,
+      })),
+    })),
+    selftest === undefined ? [] : [selftestLine(selftest)],
+  );
+  writeFileSync(file, html);
 }

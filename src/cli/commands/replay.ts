@@ -9,6 +9,8 @@ import { formatSchedule } from "../../trace/schedule.js";
 import { parseCommandArgs } from "../args.js";
 import { loadScenario } from "../scenarioRef.js";
 import { scheduleLength } from "../scheduleOptions.js";
+import { withMeta } from "../traceMeta.js";
+import { serve } from "./view.js";
 
 export const REPLAY_HELP = `usage: mmun replay <scenario | path/to/module.{js,ts}[#name]> <token> [options]
 
@@ -18,6 +20,8 @@ Exit status: 0 when the token's failure was reproduced, 1 otherwise, 2 on a usag
 Options:
   --trace FILE     write the trace (mmun trace format, JSON)
   --perfetto FILE  write the trace as Chrome/Perfetto trace-event JSON (open in ui.perfetto.dev)
+  --view           then show the trace in the browser visualizer (served on 127.0.0.1 until
+                   interrupted; opened in the desktop's browser when there is one)
   --last N         print the last N steps of the schedule (default 20)
   --full           print the whole schedule
   --json           print the result as JSON (without the trace, with the schedule)
@@ -31,6 +35,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     options: {
       trace: { type: "string" },
       perfetto: { type: "string" },
+      view: { type: "boolean" },
       last: { type: "string" },
       full: { type: "boolean" },
       json: { type: "boolean" },
@@ -46,6 +51,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const [ref, token] = positionals as [string, string];
   const loaded = await loadScenario(ref);
   const r = await replay(loaded.scenario, token, { scenarioRef: loaded.ref });
+  if (r.trace !== undefined) withMeta(r.trace, loaded.scenario.name, r.failure);
   if (values.trace !== undefined && r.trace !== undefined) {
     writeFileSync(values.trace, `${JSON.stringify(r.trace)}\n`);
   }
@@ -61,6 +67,10 @@ export async function replayCommand(argv: string[]): Promise<number> {
   }
   if (values.trace !== undefined) console.error(`trace written to ${values.trace}`);
   if (values.perfetto !== undefined) console.error(`Perfetto trace written to ${values.perfetto}`);
+  if (values.view && r.trace !== undefined) {
+    const name = `${loaded.scenario.name.replace(/[^\w.-]+/g, "-")}.json`;
+    await serve([{ name, trace: r.trace }], 0, process.stdout.isTTY === true);
+  }
   return r.reproduced ? 0 : 1;
 }
 

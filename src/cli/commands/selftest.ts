@@ -12,7 +12,7 @@ import { parseCommandArgs } from "../args.js";
 export const SELFTEST_HELP = `usage: mmun selftest [options]
 
 Runs the kernel's HMM self-test (hmm-tests.c, ported case by case on the dmirror device: fixtures
-hmm and hmm2, device-private and device-coherent variants) and the conformance cases A-D, each on a
+hmm and hmm2, device-private and device-coherent variants) and the conformance cases A-G, each on a
 fresh simulated machine, and prints TAP: "ok N name", "ok N name # SKIP reason" for a case that
 needs what is not simulated yet, "not ok N name" with the reason, then a totals line.
 Exit status: 0 when no case failed, 1 otherwise.

@@ -6,15 +6,13 @@
 //
 // The device object is its memory's owner cookie (`pagemap.owner`): HMM reports a device-private
 // page without faulting it only to the device that owns it (`devPrivateOwner`), and a migration's
-// invalidation carries it, so the device ignores its own migrations (fault.ts).
-//
-// Device memory (the chunks of ZONE_DEVICE pages, their allocator and `migrate_to_ram`) comes with
-// migration, in the next issue; until then the device has none, RELEASE and close evict nothing,
-// and the commands that need it answer -EOPNOTSUPP (mirror.ts).
+// invalidation carries it, so the device ignores its own migrations (fault.ts). Its memory (chunks
+// of device pages of its kind, their allocator, `migrate_to_ram`, eviction) is `devmem` (devmem.ts).
 
 import { MmunError } from "../../lib/errno.js";
 import type { Kernel } from "../../mm/kernel.js";
 import type { Mm } from "../../mm/mm.js";
+import { DEVMEM_CHUNK_SIZE, DmirrorDevmem } from "./devmem.js";
 import { Dmirror } from "./mirror.js";
 import { HMM_DMIRROR_MEMORY_DEVICE_COHERENT, HMM_DMIRROR_MEMORY_DEVICE_PRIVATE } from "./uapi.js";
 
@@ -24,6 +22,12 @@ export interface DmirrorDeviceOptions {
   name?: string;
   /** Its memory: device-private (the CPU cannot reach it) or device-coherent (it can). */
   memory: "private" | "coherent";
+  /**
+   * Device pages per memory chunk (default DEVMEM_CHUNK_SIZE / page size, 65,536 with 4 KiB pages,
+   * as the kernel's module). Explorer scenarios pass a few pages: the frame numbers a chunk lends
+   * are a cost per execution, and nothing but the number of chunks depends on the size.
+   */
+  chunkPages?: number;
 }
 
 /** Devices created per kernel, for the default names. */
@@ -39,6 +43,10 @@ export class DmirrorDevice {
   readonly memory: "private" | "coherent";
   /** `zone_device_type`: HMM_DMIRROR_MEMORY_DEVICE_PRIVATE or _COHERENT. */
   readonly zoneDeviceType: number;
+  /** Device pages per memory chunk. */
+  readonly chunkPages: number;
+  /** The device's memory: chunks, free list, counters (devmem.ts). */
+  readonly devmem: DmirrorDevmem;
   /** Mirrors opened so far (names their device page tables). */
   private opened = 0;
 
@@ -59,11 +67,20 @@ export class DmirrorDevice {
     if (typeof name !== "string" || name.length === 0) {
       throw new MmunError("EINVAL", "DmirrorDevice: the name must be a non-empty string");
     }
+    const chunkPages = options.chunkPages ?? Math.floor(DEVMEM_CHUNK_SIZE / kernel.pageSize);
+    if (!Number.isSafeInteger(chunkPages) || chunkPages < 1) {
+      throw new MmunError(
+        "EINVAL",
+        `DmirrorDevice: chunkPages must be a positive integer, got ${chunkPages}`,
+      );
+    }
     this.kernel = kernel;
     this.name = name;
+    this.chunkPages = chunkPages;
     this.memory = memory;
     this.zoneDeviceType =
       memory === "private" ? HMM_DMIRROR_MEMORY_DEVICE_PRIVATE : HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
+    this.devmem = new DmirrorDevmem(this);
   }
 
   /**
@@ -79,12 +96,12 @@ export class DmirrorDevice {
   }
 
   /**
-   * `dmirror_device_remove_chunks()` (HMM_DMIRROR_RELEASE, and the eviction in close): moves every
-   * page of the device's memory back to system RAM and drops the memory. Returns the pages moved:
-   * 0, while the device has no memory (migration is the next issue).
+   * `dmirror_device_remove_chunks()` (HMM_DMIRROR_RELEASE): moves every page of the device's memory
+   * back to system RAM and removes the memory (new chunks come with the next allocation). May sleep.
+   * Returns the pages moved.
    */
-  removeChunks(): number {
-    return 0;
+  removeChunks(): Promise<number> {
+    return this.devmem.removeChunks();
   }
 
   toString(): string {

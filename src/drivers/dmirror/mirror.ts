@@ -1,5 +1,7 @@
-// Follows lib/test_hmm.c (struct dmirror, dmirror_fops_unlocked_ioctl, dmirror_read, dmirror_write,
-// dmirror_fops_release): one open dmirror file, mirroring the address space that opened it.
+// Follows lib/test_hmm.c (struct dmirror, dmirror_fops_unlocked_ioctl, dmirror_fops_release): one open
+// dmirror file, mirroring the address space that opened it. The commands live in files of their
+// own: readWrite.ts (READ, WRITE), snapshot.ts (SNAPSHOT), migrate.ts (MIGRATE_TO_DEV, MIGRATE_TO_SYS),
+// exclusive.ts (EXCLUSIVE, CHECK_EXCLUSIVE); devmem.ts is the device's memory (RELEASE).
 //
 // A mirror owns three things, as the kernel's `struct dmirror` does:
 //   notifier  one interval notifier over the whole address space [0, 2^53 - page): every
@@ -7,9 +9,12 @@
 //   mutex     the driver lock ("dmirror_mutex"): the invalidate callback takes it around setSeq and
 //             the erase, the fault path around readRetry and the commit, READ/WRITE around their copy;
 //   pt        the device page table (the kernel's xarray indexed by page number), here a
-//             DevicePageTable made by kernel.devicePageTable(), so the coherence oracle watches it. An
-//             entry is read-only or writable (the xarray's DPT_XA_TAG_WRITE); it holds no reference
-//             on the frame: the notifier must erase it before the frame can go away.
+//             DevicePageTable made by kernel.devicePageTable() with the device as owner, so the
+//             coherence oracle watches it. An entry is read-only, writable (the xarray's
+//             DPT_XA_TAG_WRITE) or atomic (DPT_XA_TAG_ATOMIC, made by EXCLUSIVE); it holds no
+//             reference on the frame: the notifier must erase it before the frame can go away. After
+//             a migration to the device it maps the device page itself (the kernel maps the system
+//             page backing it, which here is the device frame: devmem.ts).
 //
 // Every command starts with the ioctl's prologue (-EINVAL for an unaligned address, npages 0, or a
 // range that runs past the end of the address space), then runs; on success it returns
@@ -18,14 +23,17 @@
 // mirror, are misuse: MmunError EINVAL.
 
 import type { HmmRange } from "../../hmm/hmm.js";
-import { EFAULT, EINVAL, ENOENT, EOPNOTSUPP, MmunError } from "../../lib/errno.js";
+import { EINVAL, MmunError } from "../../lib/errno.js";
 import type { DevicePageTable } from "../../mm/devicePageTable.js";
 import type { Mm } from "../../mm/mm.js";
 import { MmuIntervalNotifier } from "../../notifier/intervalNotifier.js";
 import { ADDRESS_SPACE_END, type MmuNotifierRange } from "../../notifier/range.js";
 import type { Mutex } from "../../sync/mutex.js";
 import type { DmirrorDevice } from "./device.js";
-import { dmirrorFault, dmirrorIntervalInvalidate } from "./fault.js";
+import { dmirrorCheckAtomic, dmirrorExclusive } from "./exclusive.js";
+import { dmirrorIntervalInvalidate } from "./fault.js";
+import { dmirrorMigrateToDevice, dmirrorMigrateToSystem } from "./migrate.js";
+import { dmirrorCopy } from "./readWrite.js";
 import { dmirrorSnapshot } from "./snapshot.js";
 import {
   type DmirrorResult,
@@ -67,8 +75,8 @@ export interface CmdOutputs {
   faults: number;
 }
 
-/** What the commands below check before running (validated `HmmDmirrorCmd`). */
-interface Cmd {
+/** What the commands check before running (validated `HmmDmirrorCmd`). */
+export interface Cmd {
   addr: number;
   npages: number;
   buf: Uint8Array | undefined;
@@ -101,7 +109,7 @@ export class Dmirror {
     this.mm = mm;
     const k = device.kernel;
     this.mutex = k.mutex("dmirror_mutex");
-    this.pt = k.devicePageTable(`${device.name}.${index}`);
+    this.pt = k.devicePageTable(`${device.name}.${index}`, { owner: device });
     this.notifier = new MmuIntervalNotifier<Mm>();
   }
 
@@ -116,9 +124,11 @@ export class Dmirror {
   }
 
   /**
-   * `dmirror_fops_release()`: removes the notifier (waiting for an invalidation in flight), evicts
-   * the device's memory and forgets every device translation. Throws EINVAL when already closed.
-   * Pairs with `device.open`.
+   * `dmirror_fops_release()`: removes the notifier (waiting for an invalidation in flight), forgets
+   * every device translation and evicts every page of the device's memory back to system memory
+   * (every file's: the chunks stay). The kernel destroys its page table after the eviction; here it
+   * goes first, since without the notifier nothing keeps it coherent while the eviction moves pages.
+   * Throws EINVAL when already closed. Pairs with `device.open`.
    */
   async close(): Promise<void> {
     if (this.closed) throw new MmunError("EINVAL", `${this}: closed twice`);
@@ -126,8 +136,8 @@ export class Dmirror {
     // Pairs with the insert in insertNotifier: once it returns no callback runs for this mirror.
     const p = this.notifier.remove();
     if (p !== undefined) await p;
-    this.device.removeChunks();
     this.pt.unmapAll(this.mm);
+    await this.device.devmem.evictAll();
   }
 
   /** True once `close` was called. */
@@ -152,29 +162,44 @@ export class Dmirror {
     return this.ioctl(HMM_DMIRROR_SNAPSHOT, { addr, npages, buf });
   }
 
-  /** HMM_DMIRROR_MIGRATE_TO_DEV: needs device memory; -EOPNOTSUPP until migration is simulated. */
+  /**
+   * HMM_DMIRROR_MIGRATE_TO_DEV: migrates the system pages of `npages` pages at `addr` (empty ones
+   * included, in private memory) to the device's memory, then reads the range back into `buf`
+   * through the device page table. 0 with `cpages` = npages; -ENOENT when some page is not on the
+   * device afterwards (shared memory, another device's page, a failed allocation); -EINVAL for a
+   * hole or an unreadable area.
+   */
   migrateToDev(addr: number, npages: number, buf: Uint8Array): Promise<DmirrorResult> {
     return this.ioctl(HMM_DMIRROR_MIGRATE_TO_DEV, { addr, npages, buf });
   }
 
-  /** HMM_DMIRROR_MIGRATE_TO_SYS: needs device memory; -EOPNOTSUPP until migration is simulated. */
+  /**
+   * HMM_DMIRROR_MIGRATE_TO_SYS: migrates this device's pages of the range back to system memory.
+   * 0 with `cpages` = pages moved; -EINVAL as MIGRATE_TO_DEV; -ENOMEM when a system page could not
+   * be allocated.
+   */
   migrateToSys(addr: number, npages: number): Promise<DmirrorResult> {
     return this.ioctl(HMM_DMIRROR_MIGRATE_TO_SYS, { addr, npages });
   }
 
-  /** HMM_DMIRROR_EXCLUSIVE: needs make_device_exclusive; -EOPNOTSUPP until it is simulated. */
+  /**
+   * HMM_DMIRROR_EXCLUSIVE: makes every page of the range device-exclusive (the CPU PTE becomes a
+   * device-exclusive entry, the device maps it atomic), then reads the range into `buf`. 0 with
+   * `cpages` = npages, or make_device_exclusive's error (-EFAULT for a page that cannot be written).
+   */
   exclusive(addr: number, npages: number, buf: Uint8Array): Promise<DmirrorResult> {
     return this.ioctl(HMM_DMIRROR_EXCLUSIVE, { addr, npages, buf });
   }
 
-  /** HMM_DMIRROR_CHECK_EXCLUSIVE: needs device-exclusive entries; -EOPNOTSUPP until they exist. */
+  /** HMM_DMIRROR_CHECK_EXCLUSIVE: -EPERM while some page of the range is still mapped atomic, else 0. */
   checkExclusive(addr: number, npages: number): Promise<DmirrorResult> {
     return this.ioctl(HMM_DMIRROR_CHECK_EXCLUSIVE, { addr, npages });
   }
 
   /**
-   * HMM_DMIRROR_RELEASE: evicts all of the device's memory (every file's) back to system RAM. The
-   * prologue still applies, so it is issued with address 0 and one page.
+   * HMM_DMIRROR_RELEASE: evicts all of the device's memory (every file's) back to system RAM and
+   * removes its chunks (new ones come with the next allocation). The prologue still applies, so it is
+   * issued with address 0 and one page.
    */
   release(): Promise<DmirrorResult> {
     return this.ioctl(HMM_DMIRROR_RELEASE, { addr: 0, npages: 1 });
@@ -213,15 +238,19 @@ export class Dmirror {
         ret = await dmirrorSnapshot(this, c.addr, c.npages, c.buf, out);
         break;
       case HMM_DMIRROR_MIGRATE_TO_DEV:
+        ret = await dmirrorMigrateToDevice(this, c, out);
+        break;
       case HMM_DMIRROR_MIGRATE_TO_SYS:
+        ret = await dmirrorMigrateToSystem(this, c, out);
+        break;
       case HMM_DMIRROR_EXCLUSIVE:
+        ret = await dmirrorExclusive(this, c, out);
+        break;
       case HMM_DMIRROR_CHECK_EXCLUSIVE:
-        // Device memory and device-exclusive entries are not simulated yet: the kernel's answer for
-        // a feature that is configured out.
-        ret = -EOPNOTSUPP;
+        ret = dmirrorCheckAtomic(this, c.addr, c.npages);
         break;
       case HMM_DMIRROR_RELEASE:
-        this.device.removeChunks();
+        await this.device.removeChunks();
         ret = 0;
         break;
       case HMM_DMIRROR_FLAGS:
@@ -261,73 +290,4 @@ export class Dmirror {
 
 function failed(ret: number): DmirrorResult {
   return { ret, cpages: 0, faults: 0 };
-}
-
-/**
- * `dmirror_read()` and `dmirror_write()`: copies between the device's view of the range and a bounce
- * buffer, page by page under the mutex; at the first page the device page table cannot serve (READ:
- * not mapped; WRITE: not mapped writable), runs one fault round over the rest (WRITE: asking for
- * write access, so -EPERM in an area without PROT_WRITE) and copies again. `faults` counts the
- * rounds. WRITE takes `buf` first (-EFAULT if it is too short), and pages written before an error stay
- * written; READ gives `buf` the bounce buffer only on success (-EFAULT if it cannot hold it).
- */
-async function dmirrorCopy(m: Dmirror, c: Cmd, out: CmdOutputs, write: boolean): Promise<number> {
-  const ps = m.mm.kernel.pageSize;
-  const size = c.npages * ps;
-  const end = c.addr + size;
-  let bounce: Uint8Array;
-  if (!write) bounce = new Uint8Array(size);
-  else if (c.buf === undefined || c.buf.length < size) return -EFAULT;
-  else bounce = c.buf.slice(0, size);
-  let start = c.addr;
-  let ret: number;
-  for (;;) {
-    // Pairs with the invalidate callback's erase: the copy sees whole entries.
-    const p = m.mutex.lock();
-    if (p !== undefined) await p;
-    ret = dmirrorDoCopy(m, start, end, c.addr, bounce, out, write);
-    m.mutex.unlock();
-    if (ret !== -ENOENT) break;
-    start = c.addr + out.cpages * ps;
-    ret = await dmirrorFault(m, start, end, write);
-    if (ret !== 0) break;
-    out.faults++;
-    const h = m.hooks.afterFaultRound?.(m, write ? HMM_DMIRROR_WRITE : HMM_DMIRROR_READ);
-    if (h !== undefined) await h;
-  }
-  if (ret === 0 && !write) {
-    if (c.buf === undefined || c.buf.length < size) return -EFAULT;
-    c.buf.set(bounce);
-  }
-  return ret;
-}
-
-/**
- * `dmirror_do_read()` / `dmirror_do_write()`: copies pages `[start, end)` through their device
- * translations from or into `bounce` (which holds the range from `base`), counting them in `cpages`;
- * -ENOENT at the first page the device does not map (writable, for a write). The caller holds the
- * mutex.
- */
-function dmirrorDoCopy(
-  m: Dmirror,
-  start: number,
-  end: number,
-  base: number,
-  bounce: Uint8Array,
-  out: CmdOutputs,
-  write: boolean,
-): number {
-  const { mm, pt } = m;
-  const k = mm.kernel;
-  const ps = k.pageSize;
-  for (let addr = start; addr < end; addr += ps) {
-    const e = pt.lookup(mm, addr);
-    if (e === undefined || (write && !e.write)) return -ENOENT;
-    // A translation to a freed frame is reported (use-after-free) by the access.
-    if (pt.access(mm, addr, write) !== 0) return -EFAULT;
-    if (write) k.physMem.write(e.frame, 0, bounce, addr - base, ps);
-    else k.physMem.read(e.frame, 0, bounce, addr - base, ps);
-    out.cpages++;
-  }
-  return 0;
 }

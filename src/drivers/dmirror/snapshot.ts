@@ -24,6 +24,8 @@ import type { MmuNotifierRange } from "../../notifier/range.js";
 import { DMIRROR_CHUNK_PAGES, dmirrorRangeRetry } from "./fault.js";
 import type { CmdOutputs, Dmirror } from "./mirror.js";
 import {
+  HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL,
+  HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE,
   HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL,
   HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE,
   HMM_DMIRROR_PROT_ERROR,
@@ -148,18 +150,19 @@ function setSeqLocked(m: Dmirror, sub: MmuIntervalNotifier<Mm>, curSeq: number):
 
 /**
  * `dmirror_mkentry()`: the HMM_DMIRROR_PROT_* byte of one HMM result: ERROR, NONE (not valid), or
- * a base by page kind (this device's or another device's private page, the zero page, an ordinary
- * page) plus WRITE or READ, plus PMD or PUD for a huge mapping. Device-coherent pages come with
- * device memory.
+ * a base by page kind (this device's or another device's private or coherent page, the zero page, an
+ * ordinary page) plus WRITE or READ, plus PMD or PUD for a huge mapping.
  */
 export function dmirrorMkentry(m: Dmirror, flags: number, pfn: number): number {
   if (flags & HMM_PFN_ERROR) return HMM_DMIRROR_PROT_ERROR;
   if (!(flags & HMM_PFN_VALID)) return HMM_DMIRROR_PROT_NONE;
   let perm: number;
-  const owner = m.mm.kernel.devicePrivateOwner(pfn);
-  if (owner !== undefined) {
-    perm =
-      owner.owner === m.device ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL : HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+  const pagemap = m.mm.kernel.pagemapOf(pfn);
+  if (pagemap !== undefined) {
+    const local = pagemap.owner === m.device;
+    if (pagemap.isPrivate)
+      perm = local ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL : HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+    else perm = local ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL : HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
   } else if (pfn === ZERO_FRAME) {
     perm = HMM_DMIRROR_PROT_ZERO;
   } else {

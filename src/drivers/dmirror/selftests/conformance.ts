@@ -1,7 +1,7 @@
 // The portable conformance suite of kernel-tests.md §4, groups A-D: argument handling (A), device
 // reads and writes through hmmRangeFault (B), invalidation and the notifier protocol (C), SNAPSHOT
-// (D). Cases that need what the simulation does not have yet (D4 migration, D6 mmap of the device
-// file, D7 huge pages) are listed with the reason. N = 1024 pages of 4 KiB; "pattern i" is word k
+// (D); groups E-G (device memory) are in conformanceDevice.ts. Cases that need what the simulation
+// does not have (D6 mmap of the device file, D7 huge pages) are listed with the reason. N = 1024 pages of 4 KiB; "pattern i" is word k
 // holding k. Counters (cpages, faults) are checked only on success, and nothing depends on whether
 // the page just past an invalidated range was dropped too.
 //
@@ -15,6 +15,7 @@ import { MmuIntervalNotifier } from "../../../notifier/intervalNotifier.js";
 import { ADDRESS_SPACE_END, MmuNotifierEvent, mmuNotifierRangeInit } from "../../../notifier/range.js";
 import type { Dmirror } from "../mirror.js";
 import {
+  HMM_DMIRROR_MIGRATE_TO_DEV,
   HMM_DMIRROR_PROT_ERROR,
   HMM_DMIRROR_PROT_NONE,
   HMM_DMIRROR_PROT_READ,
@@ -40,15 +41,16 @@ import {
   words,
 } from "./harness.js";
 
-const N = 1024;
+/** Pages of a "full" buffer (kernel-tests.md §4 conventions). */
+export const N = 1024;
 const RW = PROT_READ | PROT_WRITE;
 
 /** The variants conformance cases run on: one device-private device, or two. */
-const ONE: Variant = { fixture: "hmm", name: "conformance", devices: [0] };
-const TWO: Variant = { fixture: "hmm2", name: "conformance", devices: [0, 1] };
+export const ONE: Variant = { fixture: "hmm", name: "conformance", devices: [0] };
+export const TWO: Variant = { fixture: "hmm2", name: "conformance", devices: [0, 1] };
 
 /** An anonymous mapping of `pages` pages (pattern i when `pattern`), with a mirror as large. */
-async function anon(self: Self, pages: number, pattern = true, prot = RW): Promise<HmmBuffer> {
+export async function anon(self: Self, pages: number, pattern = true, prot = RW): Promise<HmmBuffer> {
   const size = pages * self.pageSize;
   const ptr = await self.mm.mmap({ length: size, prot: RW });
   if (pattern) await storeWords(self.mm, ptr, size / 4, (i) => i);
@@ -57,7 +59,7 @@ async function anon(self: Self, pages: number, pattern = true, prot = RW): Promi
 }
 
 /** Runs `cmd` and checks `ret`, and on success `cpages` and `faults`. */
-async function expectCmd(
+export async function expectCmd(
   fd: Dmirror,
   cmd: number,
   b: HmmBuffer,
@@ -115,18 +117,27 @@ async function settle(self: Self, n = 16): Promise<void> {
 }
 
 /** A SNAPSHOT of `pages` pages at `ptr`: the bytes. */
-async function snapshot(fd: Dmirror, ptr: number, pages: number): Promise<number[]> {
+export async function snapshot(fd: Dmirror, ptr: number, pages: number): Promise<number[]> {
   const b = hmmBuffer(ptr, 0, pages);
   await expectCmd(fd, HMM_DMIRROR_SNAPSHOT, b, pages, 0, pages);
   return [...b.mirror];
 }
 
-const c = (id: string, name: string, variant: Variant, body: (self: Self) => Promise<void>) => ({
-  id,
-  name,
-  variant,
-  body,
-});
+/** One conformance case: its id in kernel-tests.md §4, a name, its variant, and a body or why not. */
+export interface ConformanceCase {
+  id: string;
+  name: string;
+  variant: Variant;
+  body?: (self: Self) => Promise<void>;
+  skip?: string;
+}
+
+export const c = (
+  id: string,
+  name: string,
+  variant: Variant,
+  body: (self: Self) => Promise<void>,
+): ConformanceCase => ({ id, name, variant, body });
 
 const cases = [
   // ---- A. Argument handling ----
@@ -474,6 +485,22 @@ const cases = [
       "bytes",
     );
   }),
+  c("D4", "snapshot_seven_page_layout", TWO, async (self) => {
+    const ps = self.pageSize;
+    const p = await self.mm.mmap({ length: 7 * ps, prot: PROT_NONE });
+    await self.mm.munmap(p + ps, ps);
+    await self.mm.mprotect(p + 2 * ps, ps, PROT_READ);
+    assertEq(await self.mm.read32(p + 2 * ps), 0, "page 2");
+    await self.mm.mprotect(p + 3 * ps, ps, RW);
+    await self.mm.write32(p + 3 * ps, 3);
+    await self.mm.mprotect(p + 3 * ps, ps, PROT_READ);
+    await self.mm.mprotect(p + 4 * ps, 3 * ps, RW);
+    await self.mm.write32(p + 4 * ps, 3);
+    await expectCmd(self.fd0, HMM_DMIRROR_MIGRATE_TO_DEV, hmmBuffer(p + 5 * ps, ps), 1, 0, 1);
+    await expectCmd(self.fd1 as Dmirror, HMM_DMIRROR_MIGRATE_TO_DEV, hmmBuffer(p + 6 * ps, ps), 1, 0, 1);
+    const bytes = await snapshot(self.fd0, p, 7);
+    assertEq(bytes.map((x) => x.toString(16)).join(), "ff,ff,11,1,2,22,0", "bytes");
+  }),
   c("D5", "snapshot_retries_after_an_invalidation", ONE, async (self) => {
     const b = await anon(self, 1);
     let before = -1;
@@ -490,14 +517,8 @@ const cases = [
   }),
 ];
 
-/** The cases of groups A-D that need what the simulation does not have yet. */
-const skipped = [
-  {
-    id: "D4",
-    name: "snapshot_seven_page_layout",
-    variant: TWO,
-    skip: "needs migration to two devices (pages 5 and 6): the next issue",
-  },
+/** The cases of groups A-D that need what the simulation does not have. */
+const skipped: ConformanceCase[] = [
   {
     id: "D6",
     name: "snapshot_mixedmap",
@@ -514,15 +535,13 @@ const skipped = [
 
 /** Conformance cases A-D, in order, as instances (`conformance.B7.read_sees_cpu_store_to_the_same_page`). */
 export function conformanceInstances(): SelftestInstance[] {
-  const all: {
-    id: string;
-    name: string;
-    variant: Variant;
-    body?: (self: Self) => Promise<void>;
-    skip?: string;
-  }[] = [...cases, ...skipped];
+  return conformanceInstancesOf([...cases, ...skipped]);
+}
+
+/** Conformance cases as instances, ordered by id. */
+export function conformanceInstancesOf(all: readonly ConformanceCase[]): SelftestInstance[] {
   const order = (id: string) => id.charCodeAt(0) * 100 + Number(id.slice(1));
-  return all
+  return [...all]
     .sort((x, y) => order(x.id) - order(y.id))
     .map((x) => {
       const testCase: SelftestCase = {

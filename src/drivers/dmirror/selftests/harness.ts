@@ -8,7 +8,7 @@
 // (hmm_dmirror0 and 1 device-private, 2 and 3 device-coherent), and one address space: the test
 // process. The body runs in a task ("main"); the fixture opens the devices before it and closes
 // them after it, the process then exits. A case passes when its body returns, nothing was reported
-// (no warning, stale mapping, lock-order problem…), and no frame is left in use.
+// (no warning, stale mapping, lock-order problem…), and no frame, system or device, is left in use.
 //
 // Used by test/selftests/hmm.test.ts (each case an `it`) and by `mmun selftest` (TAP).
 
@@ -16,10 +16,12 @@ import { MmunError } from "../../../lib/errno.js";
 import { Rng } from "../../../lib/rng.js";
 import { Kernel } from "../../../mm/kernel.js";
 import type { Mm } from "../../../mm/mm.js";
+import { PROT_READ, PROT_WRITE } from "../../../mm/vma.js";
 import type { Chooser } from "../../../sync/controlledScheduler.js";
 import type { Task } from "../../../sync/task.js";
 import { DmirrorDevice } from "../device.js";
 import type { Dmirror } from "../mirror.js";
+import { HMM_DMIRROR_MIGRATE_TO_DEV, HMM_DMIRROR_MIGRATE_TO_SYS } from "../uapi.js";
 
 /** The kernel test's fixtures: `hmm` opens one device, `hmm2` two. */
 export type FixtureName = "hmm" | "hmm2";
@@ -94,12 +96,29 @@ export interface Self {
    * address space, which exits when it returns) and returns once it exited. Throws if it failed.
    */
   fork(child: (self: Self) => Promise<void>): Promise<void>;
+  /**
+   * `fork()` alone: the child runs as its own task while the parent goes on; the returned process
+   * is waited for with `waitpid()` (which throws if the child failed) and killed with `kill()`.
+   */
+  forkChild(child: (self: Self) => Promise<void>): Promise<ChildProcess>;
+  /** In a child: sleeps until the parent kills it (the kernel tests' `while (1) {}` child). */
+  waitForKill(): Promise<void>;
   /** `pthread_create`: starts `fn` in a task; the returned function joins it (and rethrows). */
   thread(name: string, fn: () => Promise<void>): () => Promise<void>;
   /** A seeded random number source for the case (the kernel test's `hmm_random`). */
   random: Rng;
   /** Logs a diagnostic line (printed as `# ...`). */
   log(message: string): void;
+}
+
+/** A child process started by `self.forkChild`. */
+export interface ChildProcess {
+  /** Its address space. */
+  mm: Mm;
+  /** `waitpid()`: returns once the child exited; throws if it failed. */
+  waitpid(): Promise<void>;
+  /** `kill(pid, SIGKILL)`: ends a child that waits for it (`waitForKill`). */
+  kill(): void;
 }
 
 /** An assertion failed (kselftest's ASSERT_*). */
@@ -120,6 +139,27 @@ export function assertWords(words: Int32Array, expected: (i: number) => number, 
     const e = expected(i) | 0;
     if (words[i] !== e) throw new SelftestError(`${what}: word ${i} is ${words[i]}, expected ${e}`);
   }
+}
+
+/** `HMM_BUFFER_SIZE`: 4 MiB. */
+export const HMM_BUFFER_SIZE = 1024 << 12;
+/** `NTIMES`: rounds of the *_multiple and teardown tests. */
+export const NTIMES = 10;
+/** `read_pmd_pagesize()` on x86-64. */
+export const PMD_SIZE = 2 * 1024 * 1024;
+/** PROT_READ | PROT_WRITE. */
+export const RW = PROT_READ | PROT_WRITE;
+
+/** `ALIGN(HMM_BUFFER_SIZE, page_size) >> page_shift`. */
+export function bufferPages(self: Self): number {
+  const npages = Math.ceil(HMM_BUFFER_SIZE / self.pageSize);
+  assertEq(npages !== 0, true, "npages != 0");
+  return npages;
+}
+
+/** `hmm_is_coherent_type()`: the fixture's (first) device is a device-coherent one. */
+export function isCoherent(self: Self): boolean {
+  return (self.variant.devices[0] as number) >= 2;
 }
 
 /** The kernel test's `struct hmm_buffer`: a mapping, the "mirror" buffer, and the last cmd's outputs. */
@@ -158,6 +198,32 @@ export async function hmmDmirrorCmd(
   buffer.cpages = r.cpages;
   buffer.faults = r.faults;
   return 0;
+}
+
+/** `mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS)` and a mirror of `mirrorSize` bytes. */
+export async function anonBuffer(
+  self: Self,
+  size: number,
+  prot: number,
+  mirrorSize = size,
+): Promise<HmmBuffer> {
+  const ptr = await self.mm.mmap({ length: size, prot });
+  return hmmBuffer(ptr, size, mirrorSize);
+}
+
+/** `hmm_buffer_free()`. */
+export async function hmmBufferFree(self: Self, buffer: HmmBuffer): Promise<void> {
+  await self.mm.munmap(buffer.ptr, buffer.size);
+}
+
+/** `hmm_migrate_sys_to_dev()`. */
+export function hmmMigrateSysToDev(fd: Dmirror, buffer: HmmBuffer, npages: number): Promise<number> {
+  return hmmDmirrorCmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, buffer, npages);
+}
+
+/** `hmm_migrate_dev_to_sys()`. */
+export function hmmMigrateDevToSys(fd: Dmirror, buffer: HmmBuffer, npages: number): Promise<number> {
+  return hmmDmirrorCmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, buffer, npages);
 }
 
 /** Writes `count` words `value(i)` at `addr` of `mm` (a CPU store loop, one `mm.write`). */
@@ -260,8 +326,9 @@ export async function runSelftest(
   if (failure !== undefined) reasons.push(failure instanceof Error ? failure.message : String(failure));
   if (kernel.reports.length > 0) reasons.push(describeReports(kernel));
   if (reasons.length === 0) {
-    const inUse = kernel.physMem.stats().inUse;
+    const { inUse, deviceInUse } = kernel.physMem.stats();
     if (inUse !== 0) reasons.push(`${inUse} frame(s) still in use after the process exited`);
+    if (deviceInUse !== 0) reasons.push(`${deviceInUse} device page(s) still in use after the files closed`);
   }
   if (reasons.length > 0) return { status: "fail", reason: reasons.join("\n"), diagnostics };
   if (testCase.partial !== undefined) diagnostics.push(`not run: ${testCase.partial}`);
@@ -303,7 +370,9 @@ async function fixtureSetup(
         if (d === undefined) throw new MmunError("EINVAL", `hmm_open: no /dev/hmm_dmirror${unit}`);
         return d.open(procMm);
       },
-      fork: (child) => forkAndWait(self, child),
+      fork: async (child) => (await forkChild(self, child)).waitpid(),
+      forkChild: (child) => forkChild(self, child),
+      waitForKill: () => Promise.reject(new SelftestError("waitForKill outside a child process")),
       thread: (name, fn) => startThread(kernel, name, fn),
       log: (message) => diagnostics.push(message),
     };
@@ -315,10 +384,11 @@ async function fixtureSetup(
   return make(mm, fd0, fd1);
 }
 
-/** `fork()` + `waitpid()` (see Self.fork). The child inherits the parent's files, as after fork. */
-async function forkAndWait(parent: Self, child: (self: Self) => Promise<void>): Promise<void> {
+/** `fork()` (see Self.forkChild). The child inherits the parent's files, as after fork. */
+async function forkChild(parent: Self, child: (self: Self) => Promise<void>): Promise<ChildProcess> {
   const k = parent.kernel;
   const childMm = await parent.mm.fork({ name: "hmm-tests-child" });
+  const killed = k.completion("sigkill");
   const childSelf: Self = {
     ...parent,
     mm: childMm,
@@ -327,20 +397,30 @@ async function forkAndWait(parent: Self, child: (self: Self) => Promise<void>): 
       if (d === undefined) throw new MmunError("EINVAL", `hmm_open: no /dev/hmm_dmirror${unit}`);
       return d.open(childMm);
     },
+    waitForKill: async () => {
+      const w = killed.wait();
+      if (w !== undefined) await w;
+    },
   };
   const join = startThread(k, "child", async () => {
     try {
       await child(childSelf);
     } finally {
-      // _exit(): the child's address space goes.
+      // _exit(), or the kill: the child's address space goes.
       await childMm.exit();
     }
   });
-  try {
-    await join();
-  } catch (e) {
-    throw new SelftestError(`the child process failed: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  return {
+    mm: childMm,
+    kill: () => killed.completeAll(),
+    waitpid: async () => {
+      try {
+        await join();
+      } catch (e) {
+        throw new SelftestError(`the child process failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    },
+  };
 }
 
 /** Starts `fn` as a task; the returned join waits for it and rethrows what it threw. */

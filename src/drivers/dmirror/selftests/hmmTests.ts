@@ -1,8 +1,9 @@
 // Follows tools/testing/selftests/mm/hmm-tests.c: the kernel's HMM self-test, case by case, in its
 // order and with its names (kernel-tests.md §2). Each ported body keeps the kernel test's steps and
-// assertions; a body that needs what the simulation does not have yet is listed with the reason
-// (printed by `mmun selftest` as `# SKIP <reason>`), and a body of which only part can run says which
-// part is left out. Status, case by case (tags as in kernel-tests.md §2):
+// assertions; a body that needs what the simulation does not have is listed with the reason (printed
+// by `mmun selftest` as `# SKIP <reason>`). The bodies that migrate are in migrateTests.ts, those
+// that take exclusive access in exclusiveTests.ts. Status, case by case (tags as in
+// kernel-tests.md §2):
 //
 //   #   test                          tags                status
 //   1   open_close                    CORE                ported
@@ -10,99 +11,100 @@
 //   3   anon_read_prot                CORE                ported
 //   4   anon_write                    CORE                ported
 //   5   anon_write_prot               CORE                ported
-//   6   anon_write_child              FORK THP MIG        partial: the migrate=0 iterations (thp=1 on small pages)
+//   6   anon_write_child              FORK THP MIG        ported (thp=1 on small pages)
 //   7   anon_write_child_shared       FORK FILE(shmem)    ported (shared anonymous memory is simulated)
 //   8   anon_write_huge               THP                 skip: no transparent huge pages
 //   9   anon_write_hugetlbfs          HTLB                skip: no hugetlbfs
 //   10  file_read                     FILE                skip: no file-backed mappings
 //   11  file_write                    FILE                skip: no file-backed mappings
-//   12  migrate                       MIG                 skip: no device memory yet
-//   13  migrate_file_private          MIG FILE            skip
-//   14  migrate_fault                 MIG                 skip
-//   15  migrate_release               MIG                 skip
-//   16  migrate_shared                MIG FILE            skip
-//   17  migrate_mixed (hmm2)          MIG                 skip
-//   18  migrate_multiple              MIG                 skip
+//   12  migrate                       MIG                 ported
+//   13  migrate_file_private          MIG FILE            skip: no file-backed mappings
+//   14  migrate_fault                 MIG                 ported
+//   15  migrate_release               MIG                 ported
+//   16  migrate_shared                MIG FILE(shmem)     ported (shared anonymous memory is simulated)
+//   17  migrate_mixed (hmm2)          MIG                 ported
+//   18  migrate_multiple              MIG                 ported
 //   19  anon_read_multiple            CORE                ported
 //   20  anon_teardown                 CORE                ported (threads interleaved by a seeded scheduler)
 //   21  mixedmap                      DEVMMAP             skip: no mmap of the device file
-//   22  snapshot (hmm2)               CORE MIG            skip: pages 5 and 6 are migrated (conformance D2, D3 check the rest)
-//   23  compound                      HTLB                skip
-//   24  double_map (hmm2)             CORE MIG            partial: the two READs before the migration
-//   25  exclusive                     EXCL                skip: no device-exclusive entries yet
-//   26  exclusive_mprotect            EXCL                skip
-//   27  exclusive_cow                 EXCL FORK           skip
-//   28  hmm_gup_test                  GUP MIG             skip
-//   29  hmm_cow_in_device             FORK MIG            skip
-//   30  migrate_anon_huge_empty       THP MIG             skip
-//   31  migrate_anon_huge_zero        THP MIG             skip
-//   32  migrate_anon_huge_free        THP MIG             skip
-//   33  migrate_anon_huge_fault       THP MIG PAGEMAP     skip
-//   34  migrate_partial_unmap_fault   MIG THP             skip
-//   35  migrate_remap_fault           MREMAP MIG THP      skip
-//   36  migrate_anon_huge_err         THP MIG FI          skip
-//   37  migrate_anon_huge_zero_err    THP MIG FI          skip
-//   38  benchmark_thp_migration       perf THP MIG        skip
+//   22  snapshot (hmm2)               CORE MIG            ported
+//   23  compound                      HTLB                skip: no hugetlbfs
+//   24  double_map (hmm2)             CORE MIG            ported
+//   25  exclusive                     EXCL                ported
+//   26  exclusive_mprotect            EXCL                ported
+//   27  exclusive_cow                 EXCL FORK           ported
+//   28  hmm_gup_test                  GUP MIG COH         ported (gupTest.ts: the gup_test module over hmm/gup.ts)
+//   29  hmm_cow_in_device             FORK MIG            ported
+//   30  migrate_anon_huge_empty       THP MIG             ported (on small pages)
+//   31  migrate_anon_huge_zero        THP MIG             ported (on small pages)
+//   32  migrate_anon_huge_free        THP MIG             ported (on small pages)
+//   33  migrate_anon_huge_fault       THP MIG PAGEMAP     skip: every byte is checked for the PMD bit, and /proc/self/pagemap
+//   34  migrate_partial_unmap_fault   MIG THP             ported (thp=1 on small pages)
+//   35  migrate_remap_fault           MREMAP MIG THP      ported (thp=1 on small pages)
+//   36  migrate_anon_huge_err         THP MIG FI          skip: the allocation failure must hit a huge page
+//   37  migrate_anon_huge_zero_err    THP MIG FI          skip: the allocation failure must hit a huge page
+//   38  benchmark_thp_migration       perf THP MIG        skip: a wall-clock timing table
 //
-// Both variants of each fixture run the same bodies: the memory kind (private or coherent) only
-// matters to migration, which no ported body reaches.
+// Both variants of each fixture run the same bodies; the memory kind (device-private on devices 0
+// and 1, device-coherent on 2 and 3) decides what migration does, and the bodies check what the
+// kernel's check for each. Transparent huge pages are not simulated: a body that asks for them
+// (MADV_HUGEPAGE) runs on small pages, which upstream also does where THP is unavailable.
 
 import { EFAULT, EPERM } from "../../../lib/errno.js";
-import { PROT_NONE, PROT_READ, PROT_WRITE } from "../../../mm/vma.js";
+import { PROT_NONE, PROT_READ } from "../../../mm/vma.js";
 import { HMM_DMIRROR_READ, HMM_DMIRROR_WRITE } from "../uapi.js";
+import { exclusive, exclusiveCow, exclusiveMprotect } from "./exclusiveTests.js";
 import {
+  anonBuffer,
   assertEq,
   assertWords,
+  bufferPages,
   fillWords,
+  HMM_BUFFER_SIZE,
   type HmmBuffer,
   hmmBuffer,
+  hmmBufferFree,
   hmmDmirrorCmd,
+  hmmMigrateSysToDev,
   loadWords,
+  NTIMES,
+  PMD_SIZE,
+  RW,
   type Self,
   type SelftestCase,
   storeWords,
   words,
 } from "./harness.js";
-
-/** `HMM_BUFFER_SIZE`: 4 MiB. */
-const HMM_BUFFER_SIZE = 1024 << 12;
-/** `NTIMES`: rounds of the *_multiple and teardown tests. */
-const NTIMES = 10;
-/** `read_pmd_pagesize()` on x86-64. */
-const PMD_SIZE = 2 * 1024 * 1024;
-
-const RW = PROT_READ | PROT_WRITE;
+import {
+  doubleMap,
+  hmmCowInDevice,
+  hmmGupTest,
+  migrate,
+  migrateAnonHugeEmpty,
+  migrateAnonHugeFree,
+  migrateAnonHugeZero,
+  migrateFault,
+  migrateMixed,
+  migrateMultiple,
+  migratePartialUnmapFault,
+  migrateRelease,
+  migrateRemapFault,
+  migrateShared,
+  snapshot,
+} from "./migrateTests.js";
 
 /** Why the tests needing each missing feature are skipped. */
 const NEEDS = {
-  MIG: "needs device memory and migration (MIGRATE_TO_DEV/TO_SYS): the next issue",
   THP: "needs transparent huge pages: not simulated",
-  THP_MIG: "needs transparent huge pages (not simulated) and migration (the next issue)",
   HTLB: "needs hugetlbfs: not simulated (upstream skips it too without free huge pages)",
   FILE: "needs file-backed mappings (page cache, pread/pwrite): not simulated",
-  EXCL: "needs device-exclusive entries (make_device_exclusive): the next issue",
   DEVMMAP: "needs mmap of the device file (a VM_MIXEDMAP of driver pages): not simulated",
-  GUP: "needs the gup_test module's pinning paths: not simulated",
-  PERF: "a THP migration timing table: needs THP and migration",
+  THP_FAULT:
+    "needs transparent huge pages (MADV_COLLAPSE; every SNAPSHOT byte is checked for the PMD bit) and /proc/self/pagemap: not simulated",
+  THP_ERR:
+    "needs transparent huge pages: the injected allocation failure must hit a huge page, which falls back to small pages; on small pages the same steps give -ENOENT (conformance E12 checks that)",
+  PERF: "needs a wall clock: it prints a THP migration timing table (no wall clock below the CLI; `npm run bench -- hmm` measures migration)",
 } as const;
-
-/** `ALIGN(HMM_BUFFER_SIZE, page_size) >> page_shift`. */
-function bufferPages(self: Self): number {
-  const npages = Math.ceil(HMM_BUFFER_SIZE / self.pageSize);
-  assertEq(npages !== 0, true, "npages != 0");
-  return npages;
-}
-
-/** `mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS)` and a mirror of `mirrorSize` bytes. */
-async function anonBuffer(self: Self, size: number, prot: number, mirrorSize = size): Promise<HmmBuffer> {
-  const ptr = await self.mm.mmap({ length: size, prot });
-  return hmmBuffer(ptr, size, mirrorSize);
-}
-
-/** `hmm_buffer_free()`. */
-async function hmmBufferFree(self: Self, buffer: HmmBuffer): Promise<void> {
-  await self.mm.munmap(buffer.ptr, buffer.size);
-}
 
 // ---- The ported bodies ----
 
@@ -177,20 +179,24 @@ async function anonWriteProt(self: Self): Promise<void> {
 }
 
 /**
- * The child's part of anon_write_child and anon_write_child_shared: it sees the parent's values and
- * its own copy of the mirror (-i), opens its own mirror of its own mm, and the device writes -i.
+ * The child's part of anon_write_child and anon_write_child_shared: it sees the parent's values (a
+ * page on a device-private device faults back) and, unless the pages were migrated (which filled the
+ * mirror), its own copy of the mirror (-i); it opens its own mirror of its own mm, and the device
+ * writes the mirror there.
  */
-async function childWrite(child: Self, buffer: HmmBuffer, npages: number): Promise<void> {
+async function childWrite(child: Self, buffer: HmmBuffer, npages: number, migrated = false): Promise<void> {
   const mine: HmmBuffer = { ...buffer, mirror: buffer.mirror.slice() };
   const count = (buffer.mirror.length / 4) | 0;
   assertWords(await loadWords(child.mm, mine.ptr, count), (i) => i, "child ptr");
-  assertWords(words(mine.mirror), (i) => -i, "child mirror");
+  if (!migrated) assertWords(words(mine.mirror), (i) => -i, "child mirror");
   const childFd = await child.open(0);
   const ret = await hmmDmirrorCmd(childFd, HMM_DMIRROR_WRITE, mine, npages);
   assertEq(ret, 0, "ret");
   assertEq(mine.cpages, npages, "buffer->cpages");
   assertEq(mine.faults, 1, "buffer->faults");
-  assertWords(await loadWords(child.mm, mine.ptr, count), (i) => -i, "child ptr after the device write");
+  if (!migrated) {
+    assertWords(await loadWords(child.mm, mine.ptr, count), (i) => -i, "child ptr after the device write");
+  }
   await childFd.close();
 }
 
@@ -198,8 +204,6 @@ async function anonWriteChild(self: Self): Promise<void> {
   const ps = self.pageSize;
   for (let migrate = 0; migrate < 2; ++migrate) {
     for (let useThp = 0; useThp < 2; ++useThp) {
-      // The migrate=1 iterations need device memory (see the case's `partial`).
-      if (migrate) continue;
       const npages = Math.ceil((useThp ? PMD_SIZE : HMM_BUFFER_SIZE) / ps);
       assertEq(npages !== 0, true, "npages != 0");
       const size = npages * ps;
@@ -212,7 +216,11 @@ async function anonWriteChild(self: Self): Promise<void> {
       }
       await storeWords(self.mm, buffer.ptr, size / 4, (i) => i);
       fillWords(buffer.mirror, (i) => -i);
-      await self.fork((child) => childWrite(child, buffer, npages));
+      if (migrate) {
+        assertEq(await hmmMigrateSysToDev(self.fd, buffer, npages), 0, "ret");
+        assertEq(buffer.cpages, npages, "buffer->cpages");
+      }
+      await self.fork((child) => childWrite(child, buffer, npages, migrate === 1));
       // The parent's buffer did not change (copy on write).
       assertWords(await loadWords(self.mm, buffer.ptr, size / 4), (i) => i, "parent ptr");
       buffer.ptr = oldPtr;
@@ -281,26 +289,6 @@ async function anonTeardown(self: Self): Promise<void> {
   self.log(`anon_teardown: ${seen.ok} READ(s) returned 0, ${seen.efault} returned -EFAULT`);
 }
 
-async function doubleMap(self: Self): Promise<void> {
-  const npages = 6;
-  const size = npages * self.pageSize;
-  const buffer = await anonBuffer(self, size, RW);
-  await storeWords(self.mm, buffer.ptr, size / 4, (i) => i);
-  await self.mm.mprotect(buffer.ptr, size, PROT_READ);
-  for (const [name, fd] of [
-    ["fd0", self.fd0],
-    ["fd1", self.fd1],
-  ] as const) {
-    if (fd === undefined) throw new Error("double_map runs on fixture hmm2");
-    const ret = await hmmDmirrorCmd(fd, HMM_DMIRROR_READ, buffer, npages);
-    assertEq(ret, 0, `${name} ret`);
-    assertEq(buffer.cpages, npages, "buffer->cpages");
-    assertEq(buffer.faults, 1, "buffer->faults");
-    assertWords(words(buffer.mirror), (i) => i, `${name} mirror`);
-  }
-  await hmmBufferFree(self, buffer);
-}
-
 // ---- The suite, in the kernel file's order ----
 
 const hmm = (name: string, tags: string[], rest: Partial<SelftestCase>): SelftestCase => ({
@@ -323,45 +311,37 @@ export const hmmTests: readonly SelftestCase[] = [
   hmm("anon_read_prot", ["CORE"], { body: anonReadProt }),
   hmm("anon_write", ["CORE"], { body: anonWrite }),
   hmm("anon_write_prot", ["CORE"], { body: anonWriteProt }),
-  hmm("anon_write_child", ["FORK", "THP", "MIG"], {
-    body: anonWriteChild,
-    partial: "the migrate=1 iterations (need migration: the next issue); thp=1 runs on small pages",
-  }),
+  hmm("anon_write_child", ["FORK", "THP", "MIG"], { body: anonWriteChild }),
   hmm("anon_write_child_shared", ["FORK", "FILE"], { body: anonWriteChildShared }),
   hmm("anon_write_huge", ["THP"], { skip: NEEDS.THP }),
   hmm("anon_write_hugetlbfs", ["HTLB"], { skip: NEEDS.HTLB }),
   hmm("file_read", ["FILE"], { skip: NEEDS.FILE }),
   hmm("file_write", ["FILE"], { skip: NEEDS.FILE }),
-  hmm("migrate", ["MIG"], { skip: NEEDS.MIG }),
-  hmm("migrate_file_private", ["MIG", "FILE"], { skip: NEEDS.MIG }),
-  hmm("migrate_fault", ["MIG"], { skip: NEEDS.MIG }),
-  hmm("migrate_release", ["MIG"], { skip: NEEDS.MIG }),
-  hmm("migrate_shared", ["MIG", "FILE"], { skip: NEEDS.MIG }),
-  hmm2("migrate_mixed", ["MIG"], { skip: NEEDS.MIG }),
-  hmm("migrate_multiple", ["MIG"], { skip: NEEDS.MIG }),
+  hmm("migrate", ["MIG"], { body: migrate }),
+  hmm("migrate_file_private", ["MIG", "FILE"], { skip: NEEDS.FILE }),
+  hmm("migrate_fault", ["MIG"], { body: migrateFault }),
+  hmm("migrate_release", ["MIG"], { body: migrateRelease }),
+  hmm("migrate_shared", ["MIG", "FILE"], { body: migrateShared }),
+  hmm2("migrate_mixed", ["MIG"], { body: migrateMixed }),
+  hmm("migrate_multiple", ["MIG"], { body: migrateMultiple }),
   hmm("anon_read_multiple", ["CORE"], { body: anonReadMultiple }),
   hmm("anon_teardown", ["CORE"], { body: anonTeardown }),
   hmm("mixedmap", ["DEVMMAP"], { skip: NEEDS.DEVMMAP }),
-  hmm2("snapshot", ["CORE", "MIG"], {
-    skip: `${NEEDS.MIG} (pages 5 and 6 migrate to the two devices; conformance D2, D3 check the rest)`,
-  }),
+  hmm2("snapshot", ["CORE", "MIG"], { body: snapshot }),
   hmm("compound", ["HTLB"], { skip: NEEDS.HTLB }),
-  hmm2("double_map", ["CORE", "MIG"], {
-    body: doubleMap,
-    partial: "MIGRATE_TO_DEV on fd1 and the READ on fd0 after it (need migration: the next issue)",
-  }),
-  hmm("exclusive", ["EXCL"], { skip: NEEDS.EXCL }),
-  hmm("exclusive_mprotect", ["EXCL"], { skip: NEEDS.EXCL }),
-  hmm("exclusive_cow", ["EXCL", "FORK"], { skip: NEEDS.EXCL }),
-  hmm("hmm_gup_test", ["GUP", "MIG"], { skip: NEEDS.GUP }),
-  hmm("hmm_cow_in_device", ["FORK", "MIG"], { skip: NEEDS.MIG }),
-  hmm("migrate_anon_huge_empty", ["THP", "MIG"], { skip: NEEDS.THP_MIG }),
-  hmm("migrate_anon_huge_zero", ["THP", "MIG"], { skip: NEEDS.THP_MIG }),
-  hmm("migrate_anon_huge_free", ["THP", "MIG"], { skip: NEEDS.THP_MIG }),
-  hmm("migrate_anon_huge_fault", ["THP", "MIG", "PAGEMAP"], { skip: NEEDS.THP_MIG }),
-  hmm("migrate_partial_unmap_fault", ["MIG", "THP"], { skip: NEEDS.MIG }),
-  hmm("migrate_remap_fault", ["MREMAP", "MIG", "THP"], { skip: NEEDS.MIG }),
-  hmm("migrate_anon_huge_err", ["THP", "MIG", "FI"], { skip: NEEDS.THP_MIG }),
-  hmm("migrate_anon_huge_zero_err", ["THP", "MIG", "FI"], { skip: NEEDS.THP_MIG }),
+  hmm2("double_map", ["CORE", "MIG"], { body: doubleMap }),
+  hmm("exclusive", ["EXCL"], { body: exclusive }),
+  hmm("exclusive_mprotect", ["EXCL"], { body: exclusiveMprotect }),
+  hmm("exclusive_cow", ["EXCL", "FORK"], { body: exclusiveCow }),
+  hmm("hmm_gup_test", ["GUP", "MIG", "COH"], { body: hmmGupTest }),
+  hmm("hmm_cow_in_device", ["FORK", "MIG"], { body: hmmCowInDevice }),
+  hmm("migrate_anon_huge_empty", ["THP", "MIG"], { body: migrateAnonHugeEmpty }),
+  hmm("migrate_anon_huge_zero", ["THP", "MIG"], { body: migrateAnonHugeZero }),
+  hmm("migrate_anon_huge_free", ["THP", "MIG"], { body: migrateAnonHugeFree }),
+  hmm("migrate_anon_huge_fault", ["THP", "MIG", "PAGEMAP"], { skip: NEEDS.THP_FAULT }),
+  hmm("migrate_partial_unmap_fault", ["MIG", "THP"], { body: migratePartialUnmapFault }),
+  hmm("migrate_remap_fault", ["MREMAP", "MIG", "THP"], { body: migrateRemapFault }),
+  hmm("migrate_anon_huge_err", ["THP", "MIG", "FI"], { skip: NEEDS.THP_ERR }),
+  hmm("migrate_anon_huge_zero_err", ["THP", "MIG", "FI"], { skip: NEEDS.THP_ERR }),
   hmm("benchmark_thp_migration", ["perf", "THP", "MIG"], { skip: NEEDS.PERF }),
 ];

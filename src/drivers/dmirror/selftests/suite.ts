@@ -1,8 +1,10 @@
 // The HMM self-test suite as one list: the kernel's hmm-tests.c (hmmTests.ts, every case under every
 // variant of its fixture, kselftest's order) followed by the conformance cases of kernel-tests.md §4
-// (conformance.ts). What `mmun selftest` prints as TAP and test/selftests/hmm.test.ts runs.
+// (conformance.ts: A-D, conformanceDevice.ts: E-G). What `mmun selftest` prints as TAP and
+// test/selftests/hmm.test.ts runs.
 
 import { conformanceInstances } from "./conformance.js";
+import { deviceConformanceInstances } from "./conformanceDevice.js";
 import {
   instancesOf,
   type RunOptions,
@@ -14,7 +16,7 @@ import { hmmTests } from "./hmmTests.js";
 
 /** Every instance of the suite, in order. */
 export function selftestInstances(): SelftestInstance[] {
-  return [...instancesOf(hmmTests), ...conformanceInstances()];
+  return [...instancesOf(hmmTests), ...conformanceInstances(), ...deviceConformanceInstances()];
 }
 
 /** One instance's result, numbered from 1 as in the TAP stream. */
