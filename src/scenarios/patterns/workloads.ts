@@ -4,10 +4,10 @@
 // coherence oracle watches the device's page table at every CPU PTE change, lockdep and the deadlock
 // detector watch every schedule, and `legalOutcome` accepts only what Linux allows the device to see.
 //
-// MIGRATION: a "migrate" workload (migrateVmaSetup/Pages/Finalize of the two pages to device memory
-// and back, and makeDeviceExclusive) belongs in WORKLOADS below, next to the others, once device
-// memory exists; each pattern's scenario list then picks it up by name.
+// "migrate": another device (a dmirror with device-private memory) migrates the buffer to its memory
+// (MIGRATE, owned by that device: the pattern's driver must zap) and closes, which migrates it back.
 
+import { DmirrorDevice } from "../../drivers/dmirror/device.js";
 import type { AccessResult, DeviceAccess } from "../../drivers/patterns/device.js";
 import { EBUSY, EFAULT, EPERM } from "../../lib/errno.js";
 import type { Kernel } from "../../mm/kernel.js";
@@ -95,6 +95,17 @@ export const WORKLOADS = {
     },
     discards: true,
   },
+  migrate: {
+    name: "migrate",
+    what:
+      "another device migrating the buffer to its private memory and back (MIGRATE: the CPU PTEs " +
+      "become device-private entries, then system pages again)",
+    async run(w, k) {
+      const m = await new DmirrorDevice(k, { memory: "private", chunkPages: 8 }).open(w.mm);
+      await m.migrateToDev(w.addr, PAGES, new Uint8Array(w.size));
+      await m.close();
+    },
+  },
   exit: {
     name: "exit",
     what: "the process's exit (RELEASE, then UNMAP of everything once the last user is gone)",
@@ -116,6 +127,7 @@ export const WORKLOAD_NAMES: readonly WorkloadName[] = [
   "fork",
   "reclaim",
   "oom-reap",
+  "migrate",
   "exit",
 ];
 
