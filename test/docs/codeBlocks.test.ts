@@ -115,7 +115,9 @@ function words(line: string): string[] {
 
 async function mmun(cwd: string, args: string[]): Promise<{ code: number; out: string }> {
   try {
-    const r = await run(process.execPath, ["--import", tsx, main, ...args], { cwd, timeout: 120_000 });
+    // The demo explores every built-in scenario: about 90 s on a loaded 2-CPU machine.
+    const timeout = args[0] === "demo" ? 400_000 : 120_000;
+    const r = await run(process.execPath, ["--import", tsx, main, ...args], { cwd, timeout });
     return { code: 0, out: r.stdout + r.stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -196,6 +198,6 @@ describe.each(docs)("%s: its code blocks run as written", (file) => {
         }
       }
       expect(ran).toBeGreaterThan(0);
-    }, 300_000);
+    }, 600_000);
   }
 });
