@@ -407,8 +407,9 @@ async function removeMigrationPtes(k: Kernel, src: number, dst: number, owner: u
  */
 function removeMigrationPtesIn(k: Kernel, mm: Mm, src: number, dst: number, owner: unknown): void {
   const pm = k.physMem;
-  if (pm.migMm[src] === mm && !pm.migMore.has(src)) {
-    replaceMigrationPte(k, mm, pm.migAddr[src] as number, src, dst, owner);
+  const entries = pm.migration.get(src);
+  if (entries !== undefined && entries.length === 1 && entries[0]?.mm === mm) {
+    replaceMigrationPte(k, mm, entries[0].addr, src, dst, owner);
     return;
   }
   for (const e of migrationWalk<Mm>(pm, src)) {

@@ -2,7 +2,7 @@
 // page allocator) and mm/swapfile.c (swap slots): the machine's physical memory.
 //
 // A frame is a number. Its metadata lives in parallel arrays indexed by it (a `struct page` in about
-// 50 bytes), grown by doubling. Contents are kept only for frames that hold data: a frame's
+// 30 bytes), grown by doubling. Contents are kept only for frames that hold data: a frame's
 // bytes sit in a slot of a pooled arena (256 KiB chunks, the first one grown from one page), assigned
 // on its first write and returned when the frame is freed; a frame without a slot reads as zeroes. A
 // returned slot keeps the range that was written, zeroed when the slot is handed out again (unless the
@@ -98,12 +98,12 @@ export class PhysMem {
   rmapAddr = new Float64Array(INITIAL_FRAMES);
   /** Reverse map: the further mappings of frames mapped more than once (after fork). */
   readonly rmapMore = new Map<number, { mm: object; addr: number }[]>();
-  /** Reverse map of migration entries (rmap.ts): the first entry's address space, or undefined. */
-  migMm: (object | undefined)[] = new Array<object | undefined>(INITIAL_FRAMES).fill(undefined);
-  /** Reverse map of migration entries: the first entry's address. */
-  migAddr = new Float64Array(INITIAL_FRAMES);
-  /** Reverse map of migration entries: the further ones of frames with several (after fork). */
-  readonly migMore = new Map<number, { mm: object; addr: number }[]>();
+  /**
+   * Reverse map of migration entries (rmap.ts): the entries of each frame that has some, first first.
+   * A map, not per-frame arrays: migration entries live only while a migration runs, so few frames
+   * have any, and a mapped page pays nothing for them.
+   */
+  readonly migration = new Map<number, { mm: object; addr: number }[]>();
   /** Frames allocated so far (frame numbers below it exist). */
   private top = 1;
   private readonly freed: number[] = [];
@@ -477,9 +477,9 @@ export class PhysMem {
 
   /**
    * Bytes of metadata per frame: refcount, mapcount, state, page flags, slot, and the mm (a pointer)
-   * and address of its first mapping and of its first migration entry.
+   * and address of its first mapping.
    */
-  static readonly METADATA_BYTES_PER_FRAME = 4 + 4 + 1 + 1 + 4 + 8 + 8 + 8 + 8;
+  static readonly METADATA_BYTES_PER_FRAME = 4 + 4 + 1 + 1 + 4 + 8 + 8;
 
   /** Grows the arrays to at least `min` frames (doubling). */
   private grow(min: number): void {
@@ -503,9 +503,7 @@ export class PhysMem {
     const ra = new Float64Array(n);
     ra.set(this.rmapAddr);
     this.rmapAddr = ra;
-    const ma = new Float64Array(n);
-    ma.set(this.migAddr);
-    this.migAddr = ma;
-    for (const a of [this.rmapMm, this.migMm]) for (let i = a.length; i < n; i++) a.push(undefined);
+    const a = this.rmapMm;
+    for (let i = a.length; i < n; i++) a.push(undefined);
   }
 }

@@ -66,47 +66,27 @@ export function rmapWalk<M extends object>(pm: PhysMem, f: number): RmapEntry<M>
 
 /** A migration entry for frame `f` now sits at `addr` in `mm`. */
 export function migrationAdd(pm: PhysMem, f: number, mm: object, addr: number): void {
-  if (pm.migMm[f] === undefined) {
-    pm.migMm[f] = mm;
-    pm.migAddr[f] = addr;
-    return;
-  }
-  const more = pm.migMore.get(f);
-  if (more === undefined) pm.migMore.set(f, [{ mm, addr }]);
-  else more.push({ mm, addr });
+  const entries = pm.migration.get(f);
+  if (entries === undefined) pm.migration.set(f, [{ mm, addr }]);
+  else entries.push({ mm, addr });
 }
 
 /** The migration entry for frame `f` at `addr` in `mm` is gone (zapped, replaced or moved). */
 export function migrationRemove(pm: PhysMem, f: number, mm: object, addr: number): void {
-  const more = pm.migMore.get(f);
-  if (pm.migMm[f] === mm && pm.migAddr[f] === addr) {
-    if (more === undefined) {
-      pm.migMm[f] = undefined;
-      return;
-    }
-    const next = more.shift() as RmapEntry;
-    pm.migMm[f] = next.mm;
-    pm.migAddr[f] = next.addr;
-    if (more.length === 0) pm.migMore.delete(f);
-    return;
-  }
-  if (more === undefined) return;
-  const i = more.findIndex((e) => e.mm === mm && e.addr === addr);
-  if (i >= 0) more.splice(i, 1);
-  if (more.length === 0) pm.migMore.delete(f);
+  const entries = pm.migration.get(f);
+  if (entries === undefined) return;
+  const i = entries.findIndex((e) => e.mm === mm && e.addr === addr);
+  if (i >= 0) entries.splice(i, 1);
+  if (entries.length === 0) pm.migration.delete(f);
 }
 
 /** True while frame `f` has a migration entry somewhere. */
 export function migrationAny(pm: PhysMem, f: number): boolean {
-  return pm.migMm[f] !== undefined;
+  return pm.migration.has(f);
 }
 
 /** Every migration entry for frame `f`, first first (a copy: callers may change the table). */
 export function migrationWalk<M extends object>(pm: PhysMem, f: number): RmapEntry<M>[] {
-  const first = pm.migMm[f];
-  if (first === undefined) return [];
-  const out: RmapEntry<M>[] = [{ mm: first as M, addr: pm.migAddr[f] as number }];
-  const more = pm.migMore.get(f);
-  if (more !== undefined) for (const e of more) out.push(e as RmapEntry<M>);
-  return out;
+  const entries = pm.migration.get(f);
+  return entries === undefined ? [] : (entries.slice() as RmapEntry<M>[]);
 }
