@@ -2,8 +2,10 @@
 // entries per level (PGD -> PUD -> PMD -> PTE), and the PTE states a mirror can see.
 //
 // A leaf table holds 512 PTEs in two typed arrays: `val` (a frame number, a swap slot, a device frame)
-// and `flags` (the bits below), 6 bytes per PTE. Upper levels are plain arrays of 512 children,
-// created on demand and freed when empty (free_pgtables). Addresses are page numbers (vpn) here:
+// and `flags` (the bits below), 6 bytes per PTE. Upper levels are maps of their (at most 512)
+// present children by index, created on demand and freed when empty (free_pgtables): a map holds
+// only what is present, so a small address space (the explorer builds one per execution) neither
+// allocates nor scans 512 slots per level. Addresses are page numbers (vpn) here:
 // with 4 KiB pages a vpn has up to 36 bits, so indices are taken by arithmetic on its high part
 // (DESIGN.md §3.8) and by bit operations on its low 18 bits.
 //
@@ -52,11 +54,12 @@ export interface PteTable {
   used: number;
 }
 
-type Upper<T> = (T | undefined)[];
+/** An upper-level table: its present children by index (0..511). */
+type Upper<T> = Map<number, T>;
 
 /** One mm's page tables. */
 export class PageTable {
-  private readonly pgd: Upper<Upper<Upper<PteTable>>> = new Array(PTRS_PER_TABLE);
+  private readonly pgd: Upper<Upper<Upper<PteTable>>> = new Map();
   /** Leaf tables allocated (for accounting). */
   leaves = 0;
   /** Upper-level tables allocated (PUDs and PMDs). */
@@ -76,11 +79,11 @@ export class PageTable {
     // Index arithmetic without `%` on numbers past 2^31 (a floating-point remainder is slow).
     const hi = Math.floor(vpn / LO);
     const lo = vpn - hi * LO;
-    const pud = this.pgd[hi >>> 9];
+    const pud = this.pgd.get(hi >>> 9);
     if (pud === undefined) return undefined;
-    const pmd = pud[hi & 511];
+    const pmd = pud.get(hi & 511);
     if (pmd === undefined) return undefined;
-    const leaf = pmd[lo >>> 9];
+    const leaf = pmd.get(lo >>> 9);
     if (leaf !== undefined) {
       this.cacheBase = leaf.base;
       this.cacheLeaf = leaf;
@@ -94,16 +97,16 @@ export class PageTable {
     if (found !== undefined) return found;
     const hi = Math.floor(vpn / LO);
     const lo = vpn - hi * LO;
-    let pud = this.pgd[hi >>> 9];
+    let pud = this.pgd.get(hi >>> 9);
     if (pud === undefined) {
-      pud = new Array(PTRS_PER_TABLE);
-      this.pgd[hi >>> 9] = pud;
+      pud = new Map();
+      this.pgd.set(hi >>> 9, pud);
       this.uppers++;
     }
-    let pmd = pud[hi & 511];
+    let pmd = pud.get(hi & 511);
     if (pmd === undefined) {
-      pmd = new Array(PTRS_PER_TABLE);
-      pud[hi & 511] = pmd;
+      pmd = new Map();
+      pud.set(hi & 511, pmd);
       this.uppers++;
     }
     // One backing store for both arrays (a leaf is made per address space and execution); the flags
@@ -115,7 +118,7 @@ export class PageTable {
       base: vpn - (lo & 511),
       used: 0,
     };
-    pmd[lo >>> 9] = leaf;
+    pmd.set(lo >>> 9, leaf);
     this.leaves++;
     this.cacheBase = leaf.base;
     this.cacheLeaf = leaf;
@@ -164,18 +167,18 @@ export class PageTable {
     const SPAN_PGD = SPAN_PUD * PTRS_PER_TABLE;
     let v = startVpn;
     while (v < endVpn) {
-      const pud = this.pgd[Math.floor(v / SPAN_PGD) % PTRS_PER_TABLE];
+      const pud = this.pgd.get(Math.floor(v / SPAN_PGD) % PTRS_PER_TABLE);
       if (pud === undefined) {
         v = v - (v % SPAN_PGD) + SPAN_PGD;
         continue;
       }
-      const pmd = pud[Math.floor(v / SPAN_PUD) % PTRS_PER_TABLE];
+      const pmd = pud.get(Math.floor(v / SPAN_PUD) % PTRS_PER_TABLE);
       if (pmd === undefined) {
         v = v - (v % SPAN_PUD) + SPAN_PUD;
         continue;
       }
       const base = v - (v % SPAN_PMD);
-      const leaf = pmd[Math.floor(v / SPAN_PMD) % PTRS_PER_TABLE];
+      const leaf = pmd.get(Math.floor(v / SPAN_PMD) % PTRS_PER_TABLE);
       if (leaf !== undefined && leaf.used !== 0) {
         fn(leaf, base, v - base, Math.min(endVpn - base, PTRS_PER_TABLE));
       }
@@ -189,12 +192,12 @@ export class PageTable {
     const SPAN_PGD = SPAN_PUD * PTRS_PER_TABLE;
     let v = startVpn;
     while (v < endVpn) {
-      const pud = this.pgd[Math.floor(v / SPAN_PGD) % PTRS_PER_TABLE];
+      const pud = this.pgd.get(Math.floor(v / SPAN_PGD) % PTRS_PER_TABLE);
       if (pud === undefined) {
         v = v - (v % SPAN_PGD) + SPAN_PGD;
         continue;
       }
-      if (pud[Math.floor(v / SPAN_PUD) % PTRS_PER_TABLE] !== undefined) return v;
+      if (pud.has(Math.floor(v / SPAN_PUD) % PTRS_PER_TABLE)) return v;
       v = v - (v % SPAN_PUD) + SPAN_PUD;
     }
     return -1;
@@ -206,29 +209,25 @@ export class PageTable {
     const SPAN_PUD = SPAN_PMD * PTRS_PER_TABLE;
     const SPAN_PGD = SPAN_PUD * PTRS_PER_TABLE;
     for (let g = Math.floor(startVpn / SPAN_PGD); g * SPAN_PGD < endVpn; g++) {
-      const pud = this.pgd[g % PTRS_PER_TABLE];
+      const pud = this.pgd.get(g % PTRS_PER_TABLE);
       if (pud === undefined) continue;
-      for (let u = 0; u < PTRS_PER_TABLE; u++) {
-        const pmd = pud[u];
-        if (pmd === undefined) continue;
+      // Deleting the entry being visited is safe in a Map's iteration.
+      for (const [u, pmd] of pud) {
         const uBase = g * SPAN_PGD + u * SPAN_PUD;
         if (uBase + SPAN_PUD <= startVpn || uBase >= endVpn) continue;
-        let live = 0;
-        for (let m = 0; m < PTRS_PER_TABLE; m++) {
-          const leaf = pmd[m];
-          if (leaf === undefined) continue;
+        for (const [m, leaf] of pmd) {
           if (leaf.used === 0) {
-            pmd[m] = undefined;
+            pmd.delete(m);
             this.leaves--;
-          } else live++;
+          }
         }
-        if (live === 0) {
-          pud[u] = undefined;
+        if (pmd.size === 0) {
+          pud.delete(u);
           this.uppers--;
         }
       }
-      if (pud.every((x) => x === undefined)) {
-        this.pgd[g % PTRS_PER_TABLE] = undefined;
+      if (pud.size === 0) {
+        this.pgd.delete(g % PTRS_PER_TABLE);
         this.uppers--;
       }
     }
