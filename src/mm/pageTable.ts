@@ -2,10 +2,10 @@
 // entries per level (PGD -> PUD -> PMD -> PTE), and the PTE states a mirror can see.
 //
 // A leaf table holds 512 PTEs in two typed arrays: `val` (a frame number, a swap slot, a device frame)
-// and `flags` (the bits below), 6 bytes per PTE. Upper levels are maps of their (at most 512)
-// present children by index, created on demand and freed when empty (free_pgtables): a map holds
-// only what is present, so a small address space (the explorer builds one per execution) neither
-// allocates nor scans 512 slots per level. Addresses are page numbers (vpn) here:
+// and `flags` (the bits below), 6 bytes per PTE. A PMD-level table is an array of its 512 leaf slots;
+// the PGD and PUD levels are maps of their (at most 512) present children by index, so a small
+// address space (the explorer builds one per execution) neither allocates nor scans 512 slots at
+// those levels. Tables are created on demand and freed when empty (free_pgtables). Addresses are page numbers (vpn) here:
 // with 4 KiB pages a vpn has up to 36 bits, so indices are taken by arithmetic on its high part
 // (DESIGN.md §3.8) and by bit operations on its low 18 bits.
 //
@@ -54,12 +54,14 @@ export interface PteTable {
   used: number;
 }
 
-/** An upper-level table: its present children by index (0..511). */
+/** A PGD- or PUD-level table: its present children by index (0..511). */
 type Upper<T> = Map<number, T>;
+/** A PMD-level table: its 512 leaf slots (an array: the lookup of a leaf is one index). */
+type Pmd = (PteTable | undefined)[];
 
 /** One mm's page tables. */
 export class PageTable {
-  private readonly pgd: Upper<Upper<Upper<PteTable>>> = new Map();
+  private readonly pgd: Upper<Upper<Pmd>> = new Map();
   /** Leaf tables allocated (for accounting). */
   leaves = 0;
   /** Upper-level tables allocated (PUDs and PMDs). */
@@ -67,6 +69,9 @@ export class PageTable {
   /** The first vpn of the cached leaf (far below 0 when none is cached). */
   private cacheBase = -2 * PTRS_PER_TABLE;
   private cacheLeaf: PteTable | undefined;
+  /** The high part (`vpn / 2^18`) of the cached PMD-level table (-1 when none is cached). */
+  private cachePmdHi = -1;
+  private cachePmd: Pmd | undefined;
 
   /** The leaf table holding `vpn`'s PTE (index `vpn % 512` in it), or undefined. */
   leaf(vpn: number): PteTable | undefined {
@@ -79,11 +84,17 @@ export class PageTable {
     // Index arithmetic without `%` on numbers past 2^31 (a floating-point remainder is slow).
     const hi = Math.floor(vpn / LO);
     const lo = vpn - hi * LO;
-    const pud = this.pgd.get(hi >>> 9);
-    if (pud === undefined) return undefined;
-    const pmd = pud.get(hi & 511);
-    if (pmd === undefined) return undefined;
-    const leaf = pmd.get(lo >>> 9);
+    let pmd: Pmd | undefined;
+    if (hi === this.cachePmdHi) pmd = this.cachePmd as Pmd;
+    else {
+      const pud = this.pgd.get(hi >>> 9);
+      if (pud === undefined) return undefined;
+      pmd = pud.get(hi & 511);
+      if (pmd === undefined) return undefined;
+      this.cachePmdHi = hi;
+      this.cachePmd = pmd;
+    }
+    const leaf = pmd[lo >>> 9];
     if (leaf !== undefined) {
       this.cacheBase = leaf.base;
       this.cacheLeaf = leaf;
@@ -105,7 +116,7 @@ export class PageTable {
     }
     let pmd = pud.get(hi & 511);
     if (pmd === undefined) {
-      pmd = new Map();
+      pmd = new Array(PTRS_PER_TABLE);
       pud.set(hi & 511, pmd);
       this.uppers++;
     }
@@ -118,7 +129,7 @@ export class PageTable {
       base: vpn - (lo & 511),
       used: 0,
     };
-    pmd.set(lo >>> 9, leaf);
+    pmd[lo >>> 9] = leaf;
     this.leaves++;
     this.cacheBase = leaf.base;
     this.cacheLeaf = leaf;
@@ -178,7 +189,7 @@ export class PageTable {
         continue;
       }
       const base = v - (v % SPAN_PMD);
-      const leaf = pmd.get(Math.floor(v / SPAN_PMD) % PTRS_PER_TABLE);
+      const leaf = pmd[Math.floor(v / SPAN_PMD) % PTRS_PER_TABLE];
       if (leaf !== undefined && leaf.used !== 0) {
         fn(leaf, base, v - base, Math.min(endVpn - base, PTRS_PER_TABLE));
       }
@@ -215,13 +226,16 @@ export class PageTable {
       for (const [u, pmd] of pud) {
         const uBase = g * SPAN_PGD + u * SPAN_PUD;
         if (uBase + SPAN_PUD <= startVpn || uBase >= endVpn) continue;
-        for (const [m, leaf] of pmd) {
+        let live = 0;
+        for (let m = 0; m < PTRS_PER_TABLE; m++) {
+          const leaf = pmd[m];
+          if (leaf === undefined) continue;
           if (leaf.used === 0) {
-            pmd.delete(m);
+            pmd[m] = undefined;
             this.leaves--;
-          }
+          } else live++;
         }
-        if (pmd.size === 0) {
+        if (live === 0) {
           pud.delete(u);
           this.uppers--;
         }
@@ -233,6 +247,8 @@ export class PageTable {
     }
     this.cacheBase = -2 * PTRS_PER_TABLE;
     this.cacheLeaf = undefined;
+    this.cachePmdHi = -1;
+    this.cachePmd = undefined;
   }
 
   /** Bytes the tables take: 6 per PTE slot of every leaf, 8 per slot of every upper table. */
