@@ -56,8 +56,14 @@ export interface PteTable {
 
 /** A PGD- or PUD-level table: its present children by index (0..511). */
 type Upper<T> = Map<number, T>;
-/** A PMD-level table: its 512 leaf slots (an array: the lookup of a leaf is one index). */
-type Pmd = (PteTable | undefined)[];
+/**
+ * A PMD-level table: its 512 leaf slots (an array: the lookup of a leaf is one index), and its
+ * present leaves (so free_pgtables visits those, not the 512 slots).
+ */
+interface Pmd {
+  readonly slots: (PteTable | undefined)[];
+  readonly leaves: PteTable[];
+}
 
 /** One mm's page tables. */
 export class PageTable {
@@ -94,7 +100,7 @@ export class PageTable {
       this.cachePmdHi = hi;
       this.cachePmd = pmd;
     }
-    const leaf = pmd[lo >>> 9];
+    const leaf = pmd.slots[lo >>> 9];
     if (leaf !== undefined) {
       this.cacheBase = leaf.base;
       this.cacheLeaf = leaf;
@@ -116,7 +122,7 @@ export class PageTable {
     }
     let pmd = pud.get(hi & 511);
     if (pmd === undefined) {
-      pmd = new Array(PTRS_PER_TABLE);
+      pmd = { slots: new Array(PTRS_PER_TABLE), leaves: [] };
       pud.set(hi & 511, pmd);
       this.uppers++;
     }
@@ -129,7 +135,8 @@ export class PageTable {
       base: vpn - (lo & 511),
       used: 0,
     };
-    pmd[lo >>> 9] = leaf;
+    pmd.slots[lo >>> 9] = leaf;
+    pmd.leaves.push(leaf);
     this.leaves++;
     this.cacheBase = leaf.base;
     this.cacheLeaf = leaf;
@@ -189,7 +196,7 @@ export class PageTable {
         continue;
       }
       const base = v - (v % SPAN_PMD);
-      const leaf = pmd[Math.floor(v / SPAN_PMD) % PTRS_PER_TABLE];
+      const leaf = pmd.slots[Math.floor(v / SPAN_PMD) % PTRS_PER_TABLE];
       if (leaf !== undefined && leaf.used !== 0) {
         fn(leaf, base, v - base, Math.min(endVpn - base, PTRS_PER_TABLE));
       }
@@ -226,15 +233,16 @@ export class PageTable {
       for (const [u, pmd] of pud) {
         const uBase = g * SPAN_PGD + u * SPAN_PUD;
         if (uBase + SPAN_PUD <= startVpn || uBase >= endVpn) continue;
+        const ls = pmd.leaves;
         let live = 0;
-        for (let m = 0; m < PTRS_PER_TABLE; m++) {
-          const leaf = pmd[m];
-          if (leaf === undefined) continue;
+        for (let j = 0; j < ls.length; j++) {
+          const leaf = ls[j] as PteTable;
           if (leaf.used === 0) {
-            pmd[m] = undefined;
+            pmd.slots[(leaf.base - uBase) >>> 9] = undefined;
             this.leaves--;
-          } else live++;
+          } else ls[live++] = leaf;
         }
+        ls.length = live;
         if (live === 0) {
           pud.delete(u);
           this.uppers--;
