@@ -50,7 +50,8 @@ export async function runExecution(
     lockdep: options.lockdep ?? false,
     trace: options.trace,
     failOn: NO_FAILURES,
-    onReport: (r) => {
+    // A method, not an arrow: tsx (keepNames) would name an arrow with a defineProperty per execution.
+    onReport(r) {
       if (failure === undefined) {
         failure = r;
         sched.abort();

@@ -379,15 +379,25 @@ export function zapRange(
   const leaves: [PteTable, number, number, number][] = [];
   mm.pageTable.forEachLeaf(startVpn, endVpn, (leaf, base, from, to) => leaves.push([leaf, base, from, to]));
   if (leaves.length === 0) return undefined;
-  const zapLeaf = (i: number): undefined | Promise<undefined> => {
-    for (; i < leaves.length; i++) {
-      const [leaf, base, from, to] = leaves[i] as [PteTable, number, number, number];
-      const r = underPtl(mm, () => zapLeafLocked(mm, leaf, base, from, to, event));
-      if (r !== undefined) return r.then(() => zapLeaf(i + 1));
+  return zapLeaves(mm, leaves, 0, event);
+}
+
+/** `zapRange`'s leaves from the `i`th on, each under the page-table lock. */
+function zapLeaves(
+  mm: Mm,
+  leaves: [PteTable, number, number, number][],
+  i: number,
+  event: MmuNotifierEvent,
+): undefined | Promise<undefined> {
+  for (; i < leaves.length; i++) {
+    const [leaf, base, from, to] = leaves[i] as [PteTable, number, number, number];
+    const r = underPtl(mm, () => zapLeafLocked(mm, leaf, base, from, to, event));
+    if (r !== undefined) {
+      const next = i + 1;
+      return r.then(() => zapLeaves(mm, leaves, next, event));
     }
-    return undefined;
-  };
-  return zapLeaf(0);
+  }
+  return undefined;
 }
 
 function zapLeafLocked(

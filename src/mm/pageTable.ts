@@ -2,8 +2,10 @@
 // entries per level (PGD -> PUD -> PMD -> PTE), and the PTE states a mirror can see.
 //
 // A leaf table holds 512 PTEs in two typed arrays: `val` (a frame number, a swap slot, a device frame)
-// and `flags` (the bits below), 6 bytes per PTE. Upper levels are plain arrays of 512 children,
-// created on demand and freed when empty (free_pgtables). Addresses are page numbers (vpn) here:
+// and `flags` (the bits below), 6 bytes per PTE. A PMD-level table is an array of its 512 leaf slots;
+// the PGD and PUD levels are maps of their (at most 512) present children by index, so a small
+// address space (the explorer builds one per execution) neither allocates nor scans 512 slots at
+// those levels. Tables are created on demand and freed when empty (free_pgtables). Addresses are page numbers (vpn) here:
 // with 4 KiB pages a vpn has up to 36 bits, so indices are taken by arithmetic on its high part
 // (DESIGN.md §3.8) and by bit operations on its low 18 bits.
 //
@@ -52,11 +54,20 @@ export interface PteTable {
   used: number;
 }
 
-type Upper<T> = (T | undefined)[];
+/** A PGD- or PUD-level table: its present children by index (0..511). */
+type Upper<T> = Map<number, T>;
+/**
+ * A PMD-level table: its 512 leaf slots (an array: the lookup of a leaf is one index), and its
+ * present leaves (so free_pgtables visits those, not the 512 slots).
+ */
+interface Pmd {
+  readonly slots: (PteTable | undefined)[];
+  readonly leaves: PteTable[];
+}
 
 /** One mm's page tables. */
 export class PageTable {
-  private readonly pgd: Upper<Upper<Upper<PteTable>>> = new Array(PTRS_PER_TABLE);
+  private readonly pgd: Upper<Upper<Pmd>> = new Map();
   /** Leaf tables allocated (for accounting). */
   leaves = 0;
   /** Upper-level tables allocated (PUDs and PMDs). */
@@ -64,6 +75,9 @@ export class PageTable {
   /** The first vpn of the cached leaf (far below 0 when none is cached). */
   private cacheBase = -2 * PTRS_PER_TABLE;
   private cacheLeaf: PteTable | undefined;
+  /** The high part (`vpn / 2^18`) of the cached PMD-level table (-1 when none is cached). */
+  private cachePmdHi = -1;
+  private cachePmd: Pmd | undefined;
 
   /** The leaf table holding `vpn`'s PTE (index `vpn % 512` in it), or undefined. */
   leaf(vpn: number): PteTable | undefined {
@@ -76,11 +90,17 @@ export class PageTable {
     // Index arithmetic without `%` on numbers past 2^31 (a floating-point remainder is slow).
     const hi = Math.floor(vpn / LO);
     const lo = vpn - hi * LO;
-    const pud = this.pgd[hi >>> 9];
-    if (pud === undefined) return undefined;
-    const pmd = pud[hi & 511];
-    if (pmd === undefined) return undefined;
-    const leaf = pmd[lo >>> 9];
+    let pmd: Pmd | undefined;
+    if (hi === this.cachePmdHi) pmd = this.cachePmd as Pmd;
+    else {
+      const pud = this.pgd.get(hi >>> 9);
+      if (pud === undefined) return undefined;
+      pmd = pud.get(hi & 511);
+      if (pmd === undefined) return undefined;
+      this.cachePmdHi = hi;
+      this.cachePmd = pmd;
+    }
+    const leaf = pmd.slots[lo >>> 9];
     if (leaf !== undefined) {
       this.cacheBase = leaf.base;
       this.cacheLeaf = leaf;
@@ -94,16 +114,16 @@ export class PageTable {
     if (found !== undefined) return found;
     const hi = Math.floor(vpn / LO);
     const lo = vpn - hi * LO;
-    let pud = this.pgd[hi >>> 9];
+    let pud = this.pgd.get(hi >>> 9);
     if (pud === undefined) {
-      pud = new Array(PTRS_PER_TABLE);
-      this.pgd[hi >>> 9] = pud;
+      pud = new Map();
+      this.pgd.set(hi >>> 9, pud);
       this.uppers++;
     }
-    let pmd = pud[hi & 511];
+    let pmd = pud.get(hi & 511);
     if (pmd === undefined) {
-      pmd = new Array(PTRS_PER_TABLE);
-      pud[hi & 511] = pmd;
+      pmd = { slots: new Array(PTRS_PER_TABLE), leaves: [] };
+      pud.set(hi & 511, pmd);
       this.uppers++;
     }
     // One backing store for both arrays (a leaf is made per address space and execution); the flags
@@ -115,7 +135,8 @@ export class PageTable {
       base: vpn - (lo & 511),
       used: 0,
     };
-    pmd[lo >>> 9] = leaf;
+    pmd.slots[lo >>> 9] = leaf;
+    pmd.leaves.push(leaf);
     this.leaves++;
     this.cacheBase = leaf.base;
     this.cacheLeaf = leaf;
@@ -164,18 +185,18 @@ export class PageTable {
     const SPAN_PGD = SPAN_PUD * PTRS_PER_TABLE;
     let v = startVpn;
     while (v < endVpn) {
-      const pud = this.pgd[Math.floor(v / SPAN_PGD) % PTRS_PER_TABLE];
+      const pud = this.pgd.get(Math.floor(v / SPAN_PGD) % PTRS_PER_TABLE);
       if (pud === undefined) {
         v = v - (v % SPAN_PGD) + SPAN_PGD;
         continue;
       }
-      const pmd = pud[Math.floor(v / SPAN_PUD) % PTRS_PER_TABLE];
+      const pmd = pud.get(Math.floor(v / SPAN_PUD) % PTRS_PER_TABLE);
       if (pmd === undefined) {
         v = v - (v % SPAN_PUD) + SPAN_PUD;
         continue;
       }
       const base = v - (v % SPAN_PMD);
-      const leaf = pmd[Math.floor(v / SPAN_PMD) % PTRS_PER_TABLE];
+      const leaf = pmd.slots[Math.floor(v / SPAN_PMD) % PTRS_PER_TABLE];
       if (leaf !== undefined && leaf.used !== 0) {
         fn(leaf, base, v - base, Math.min(endVpn - base, PTRS_PER_TABLE));
       }
@@ -189,12 +210,12 @@ export class PageTable {
     const SPAN_PGD = SPAN_PUD * PTRS_PER_TABLE;
     let v = startVpn;
     while (v < endVpn) {
-      const pud = this.pgd[Math.floor(v / SPAN_PGD) % PTRS_PER_TABLE];
+      const pud = this.pgd.get(Math.floor(v / SPAN_PGD) % PTRS_PER_TABLE);
       if (pud === undefined) {
         v = v - (v % SPAN_PGD) + SPAN_PGD;
         continue;
       }
-      if (pud[Math.floor(v / SPAN_PUD) % PTRS_PER_TABLE] !== undefined) return v;
+      if (pud.has(Math.floor(v / SPAN_PUD) % PTRS_PER_TABLE)) return v;
       v = v - (v % SPAN_PUD) + SPAN_PUD;
     }
     return -1;
@@ -206,34 +227,36 @@ export class PageTable {
     const SPAN_PUD = SPAN_PMD * PTRS_PER_TABLE;
     const SPAN_PGD = SPAN_PUD * PTRS_PER_TABLE;
     for (let g = Math.floor(startVpn / SPAN_PGD); g * SPAN_PGD < endVpn; g++) {
-      const pud = this.pgd[g % PTRS_PER_TABLE];
+      const pud = this.pgd.get(g % PTRS_PER_TABLE);
       if (pud === undefined) continue;
-      for (let u = 0; u < PTRS_PER_TABLE; u++) {
-        const pmd = pud[u];
-        if (pmd === undefined) continue;
+      // Deleting the entry being visited is safe in a Map's iteration.
+      for (const [u, pmd] of pud) {
         const uBase = g * SPAN_PGD + u * SPAN_PUD;
         if (uBase + SPAN_PUD <= startVpn || uBase >= endVpn) continue;
+        const ls = pmd.leaves;
         let live = 0;
-        for (let m = 0; m < PTRS_PER_TABLE; m++) {
-          const leaf = pmd[m];
-          if (leaf === undefined) continue;
+        for (let j = 0; j < ls.length; j++) {
+          const leaf = ls[j] as PteTable;
           if (leaf.used === 0) {
-            pmd[m] = undefined;
+            pmd.slots[(leaf.base - uBase) >>> 9] = undefined;
             this.leaves--;
-          } else live++;
+          } else ls[live++] = leaf;
         }
+        ls.length = live;
         if (live === 0) {
-          pud[u] = undefined;
+          pud.delete(u);
           this.uppers--;
         }
       }
-      if (pud.every((x) => x === undefined)) {
-        this.pgd[g % PTRS_PER_TABLE] = undefined;
+      if (pud.size === 0) {
+        this.pgd.delete(g % PTRS_PER_TABLE);
         this.uppers--;
       }
     }
     this.cacheBase = -2 * PTRS_PER_TABLE;
     this.cacheLeaf = undefined;
+    this.cachePmdHi = -1;
+    this.cachePmd = undefined;
   }
 
   /** Bytes the tables take: 6 per PTE slot of every leaf, 8 per slot of every upper table. */

@@ -67,13 +67,12 @@ export class RwSemaphore implements Lockable, Waitable {
   private downNow(t: Task | null, write: boolean): Promise<void> | undefined {
     const k = this.kernel;
     if (t !== null) {
-      const what = () => (write ? `down_write("${this.name}")` : `down_read("${this.name}")`);
-      if ((t.atomic | t.nonBlock) !== 0) k.sleepInAtomic(t, what());
+      if ((t.atomic | t.nonBlock) !== 0) k.sleepInAtomic(t, this.downName(write));
       if (this.writer === t) {
-        k.misuse("EDEADLK", `${t} calls ${what()} while holding it for write: self-deadlock`);
+        k.misuse("EDEADLK", `${t} calls ${this.downName(write)} while holding it for write: self-deadlock`);
       }
       if (write && this.readers.includes(t)) {
-        k.misuse("EDEADLK", `${t} calls ${what()} while holding it for read: self-deadlock`);
+        k.misuse("EDEADLK", `${t} calls ${this.downName(write)} while holding it for read: self-deadlock`);
       }
       if (k.lockdep !== null && t.heldCount !== 0) k.lockdepCheck(t, this, write ? MODE_WRITE : MODE_READ);
     }
@@ -84,6 +83,11 @@ export class RwSemaphore implements Lockable, Waitable {
     const w = k.waiter();
     this.waiters.push({ w, write });
     return k.sched.block(w, this, write ? "down_write" : "down_read");
+  }
+
+  /** The call being made, for reports (a method: a closure per down would cost a name each under tsx). */
+  private downName(write: boolean): string {
+    return write ? `down_write("${this.name}")` : `down_read("${this.name}")`;
   }
 
   private canRead(): boolean {

@@ -96,15 +96,20 @@ export class Task {
   spins = 0;
   lastSpin = -1;
   private resolveGate: (() => void) | null = null;
-  /** One executor per task, so parking allocates only the promise. */
-  private readonly gateExecutor = (resolve: () => void): void => {
-    this.resolveGate = resolve;
-  };
+  /**
+   * One executor per task, so parking allocates only the promise. Assigned in the constructor: a
+   * class-field arrow would be given its name by a defineProperty per task under tsx (keepNames).
+   */
+  private readonly gateExecutor: (resolve: () => void) => void;
 
   constructor(
     readonly id: number,
     readonly name: string,
-  ) {}
+  ) {
+    this.gateExecutor = (resolve) => {
+      this.resolveGate = resolve;
+    };
+  }
 
   /** Returns a promise the task awaits until {@link Task.resume} is called. */
   park(): Promise<void> {

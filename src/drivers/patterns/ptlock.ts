@@ -116,7 +116,9 @@ export class PtlockMirror {
       const sub = new PtlockRange(m);
       const p = sub.insert(mm, r.start, r.length, {
         name: `${m.pt.name} range`,
-        invalidate: (s, range, cur) => m.invalidate(s as PtlockRange, range, cur),
+        invalidate(s, range, cur) {
+          return m.invalidate(s as PtlockRange, range, cur);
+        },
       });
       if (p !== undefined) await p;
       m.ranges.push(sub);
