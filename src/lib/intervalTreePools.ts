@@ -15,6 +15,7 @@
 
 import { MmunError } from "./errno.js";
 import type { KeyDirectory, KeyDirectoryView } from "./keyDirectory.js";
+import { smallBuffers } from "./slab.js";
 
 /** No node, no cursor. */
 const NIL = -1;
@@ -37,10 +38,21 @@ const INNER_MIN = INNER_CAP / 4;
 export const NODE_LAYOUT = { NIL, NONE, LEAF_BITS, LEAF_CAP, LEAF_MIN, INNER_CAP, INNER_MIN } as const;
 /** Leaves allocated up front (an empty tree takes about 4 KB of pools; they grow on demand). */
 const INITIAL_LEAVES = 2;
-/** The first leaf pools' layout in their shared buffer: three f64 pools, then four i32 pools. */
+/** The first leaf pools' layout in their slab space: three f64 pools, then four i32 pools. */
 const F64_POOL = INITIAL_LEAVES * LEAF_CAP * 8;
 const I32_AT = 3 * F64_POOL;
 const FIRST_POOLS_BYTES = I32_AT + 4 * 4 * INITIAL_LEAVES;
+
+/** The `i`th f64 first pool of a tree whose first pools start at `at` in the slab's current buffer. */
+function firstF64(at: number, i: number): Float64Array {
+  return new Float64Array(smallBuffers.buffer, at + i * F64_POOL, INITIAL_LEAVES * LEAF_CAP);
+}
+
+/** The `i`th i32 first pool (after the f64 ones) of a tree whose first pools start at `at`. */
+function firstI32(at: number, i: number): Int32Array {
+  return new Int32Array(smallBuffers.buffer, at + I32_AT + i * 4 * INITIAL_LEAVES, INITIAL_LEAVES);
+}
+
 /** The inner pools of a tree that has no inner node yet (never written: allocInner replaces them). */
 const NO_F64 = new Float64Array(0);
 const NO_I32 = new Int32Array(0);
@@ -112,17 +124,18 @@ export interface IntervalTreeView<T> {
  * internal.
  */
 export abstract class IntervalTreePools<T> {
-  /** The buffer the first leaf pools share (see below); dropped from use once they grow. */
-  private readonly firstPools = new ArrayBuffer(FIRST_POOLS_BYTES);
-  // Leaves: entry fields at leaf * LEAF_CAP + i, node fields at leaf. The first pools are views of one
-  // buffer (an empty tree costs one backing store, not seven: a tree is made per address space, and
-  // the explorer makes a fresh machine per execution); growth gives each pool its own.
+  /** Where the first leaf pools start in the shared slab (see below). */
+  private readonly firstAt = smallBuffers.carve(FIRST_POOLS_BYTES);
+  // Leaves: entry fields at leaf * LEAF_CAP + i, node fields at leaf. The first pools are views on
+  // space carved from a shared slab (slab.ts: an empty tree makes no ArrayBuffer of its own; a tree is
+  // made per address space, and the explorer makes a fresh machine per execution); growth gives each
+  // pool a buffer of its own.
   /** @internal */
-  lStart: Float64Array = new Float64Array(this.firstPools, 0, INITIAL_LEAVES * LEAF_CAP);
+  lStart: Float64Array = firstF64(this.firstAt, 0);
   /** @internal */
-  lLast: Float64Array = new Float64Array(this.firstPools, F64_POOL, INITIAL_LEAVES * LEAF_CAP);
+  lLast: Float64Array = firstF64(this.firstAt, 1);
   /** @internal */
-  lSeq: Float64Array = new Float64Array(this.firstPools, 2 * F64_POOL, INITIAL_LEAVES * LEAF_CAP);
+  lSeq: Float64Array = firstF64(this.firstAt, 2);
   /**
    * @internal Values by cursor; slots past a leaf's count hold undefined (or were never written). The
    * array is never resized by hand: writes just past its end let V8 grow it natively, which is cheaper
@@ -131,15 +144,13 @@ export abstract class IntervalTreePools<T> {
    */
   lVal: (T | undefined)[] = [];
   /** @internal */
-  lCount: Int32Array = new Int32Array(this.firstPools, I32_AT, INITIAL_LEAVES);
+  lCount: Int32Array = firstI32(this.firstAt, 0);
   /** @internal */
-  lParent: Int32Array = new Int32Array(this.firstPools, I32_AT + 4 * INITIAL_LEAVES, INITIAL_LEAVES).fill(
-    NIL,
-  );
+  lParent: Int32Array = firstI32(this.firstAt, 1).fill(NIL);
   /** @internal Index of the leaf among its parent's children. */
-  lPos: Int32Array = new Int32Array(this.firstPools, I32_AT + 8 * INITIAL_LEAVES, INITIAL_LEAVES);
+  lPos: Int32Array = firstI32(this.firstAt, 2);
   /** @internal Next leaf in order, or NIL. */
-  lNext: Int32Array = new Int32Array(this.firstPools, I32_AT + 12 * INITIAL_LEAVES, INITIAL_LEAVES).fill(NIL);
+  lNext: Int32Array = firstI32(this.firstAt, 3).fill(NIL);
   /** @internal */
   leafUsed = 0;
   /** @internal */

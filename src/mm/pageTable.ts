@@ -21,6 +21,8 @@
 //   device-exclusive entry    DEVICE_EXCLUSIVE [+ WRITE], val = frame: a device has exclusive
 //                             (atomic) access to the page until a CPU access restores the PTE
 
+import { smallBuffers } from "../lib/slab.js";
+
 /** The entry maps a frame the CPU may access. */
 export const PTE_PRESENT = 1;
 /** Writable (for migration and device-private entries: the page was writable). */
@@ -126,12 +128,14 @@ export class PageTable {
       pud.set(hi & 511, pmd);
       this.uppers++;
     }
-    // One backing store for both arrays (a leaf is made per address space and execution); the flags
-    // take 16 bits (PTE_DEVICE_EXCLUSIVE is bit 8).
-    const buf = new ArrayBuffer(PTRS_PER_TABLE * 6);
+    // Both arrays are views on space carved from a shared slab (lib/slab.ts: a leaf is made per
+    // address space and execution, and a buffer of its own would cost more than the rest of the
+    // walk); the flags take 16 bits (PTE_DEVICE_EXCLUSIVE is bit 8).
+    const at = smallBuffers.carve(PTRS_PER_TABLE * 6);
+    const buf = smallBuffers.buffer;
     const leaf: PteTable = {
-      val: new Int32Array(buf, 0, PTRS_PER_TABLE),
-      flags: new Uint16Array(buf, PTRS_PER_TABLE * 4, PTRS_PER_TABLE),
+      val: new Int32Array(buf, at, PTRS_PER_TABLE),
+      flags: new Uint16Array(buf, at + PTRS_PER_TABLE * 4, PTRS_PER_TABLE),
       base: vpn - (lo & 511),
       used: 0,
     };

@@ -24,6 +24,7 @@
 // are counted apart: `stats().deviceInUse`.
 
 import { ENOMEM, MmunError } from "../lib/errno.js";
+import { smallBuffers } from "../lib/slab.js";
 
 /** A frame's life. */
 export const FRAME_FREED = 0;
@@ -360,7 +361,10 @@ export class PhysMem {
     if (chunk === undefined || chunk.length < need) {
       const len =
         chunk === undefined && c > 0 ? CHUNK_SLOTS * this.pageSize : Math.max(need, 2 * (chunk?.length ?? 0));
-      const grown = new Uint8Array(Math.min(len, CHUNK_SLOTS * this.pageSize));
+      // Small chunks (the first one, while it grows) are carved from the shared slab (lib/slab.ts).
+      const bytes = Math.min(len, CHUNK_SLOTS * this.pageSize);
+      const at = smallBuffers.carve(bytes);
+      const grown = new Uint8Array(smallBuffers.buffer, at, bytes);
       if (chunk !== undefined) grown.set(chunk);
       this.chunks[c] = grown;
     }
