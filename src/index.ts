@@ -44,7 +44,10 @@ export {
   type AccessResult,
   type DeviceAccess,
   type FaultingMirror,
+  insertMirrorRanges,
   MirrorDevice,
+  type MirrorRangeSpec,
+  removeMirrorRanges,
 } from "./drivers/patterns/device.js";
 export {
   FenceDriver,
@@ -56,7 +59,6 @@ export {
 export {
   FAULT_WINDOW_PAGES,
   type MirrorHooks,
-  type MirrorRangeSpec,
   PtlockMirror,
   type PtlockOptions,
   PtlockRange,

@@ -21,7 +21,7 @@ import { MmuNotifier } from "../../notifier/classicNotifier.js";
 import type { MmuNotifierRange } from "../../notifier/range.js";
 import type { Mutex } from "../../sync/mutex.js";
 import type { WaitQueue } from "../../sync/waitQueue.js";
-import type { MirrorRangeSpec } from "../patterns/ptlock.js";
+import type { MirrorRangeSpec } from "../patterns/device.js";
 
 /** A fault in flight (`struct hmm_range` of 2019): its pages and its validity. */
 interface LegacyRange {

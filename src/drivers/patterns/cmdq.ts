@@ -37,7 +37,8 @@ import type { Completion } from "../../sync/completion.js";
 import type { Mutex } from "../../sync/mutex.js";
 import type { WaitQueue } from "../../sync/waitQueue.js";
 import { HMM_RANGE_DEFAULT_TIMEOUT } from "../dmirror/fault.js";
-import type { MirrorHooks, MirrorRangeSpec } from "./ptlock.js";
+import { insertMirrorRanges, type MirrorClass, type MirrorRangeSpec, removeMirrorRanges } from "./device.js";
+import type { MirrorHooks } from "./ptlock.js";
 
 /** A device command: map pages (an MTT update) or zap a range (an MTT invalidation). */
 export interface DeviceCommand {
@@ -123,9 +124,13 @@ export class OdpRegion extends MmuIntervalNotifier<Mm> {
   /** Pages the device translates (the kernel's `umem_odp->npages`), under umem_mutex. */
   npages = 0;
   /** Which of the region's pages the device translates (the kernel's `dma_list`), under umem_mutex. */
-  dmaList = new Uint8Array(0);
-  constructor(readonly mirror: CmdqMirror) {
+  readonly dmaList: Uint8Array;
+  constructor(
+    readonly mirror: CmdqMirror,
+    pages: number,
+  ) {
     super();
+    this.dmaList = new Uint8Array(pages);
   }
 
   /** Records that pages `[start, end)` are mapped (`on`) or not; keeps `npages`. Under umem_mutex. */
@@ -174,26 +179,20 @@ export class CmdqMirror {
 
   /** Registers `options.regions` of `mm`. The caller must not hold `mm.mmapLock`. Pairs with `close`. */
   static async open<T extends CmdqMirror>(
-    this: new (
-      kernel: Kernel,
-      mm: Mm,
-      name: string,
-    ) => T,
+    this: MirrorClass<T>,
     kernel: Kernel,
     mm: Mm,
     options: CmdqOptions,
   ): Promise<T> {
     const m = new this(kernel, mm, options.name ?? "hca");
-    for (const r of options.regions) {
-      const sub = new OdpRegion(m);
-      const p = sub.insert(mm, r.start, r.length, {
-        name: `${m.pt.name} mr`,
-        invalidate: (s, range, cur) => m.invalidate(s as OdpRegion, range, cur),
-      });
-      if (p !== undefined) await p;
-      sub.dmaList = new Uint8Array(r.length / kernel.pageSize);
-      m.regions.push(sub);
-    }
+    await insertMirrorRanges(
+      mm,
+      options.regions,
+      `${m.pt.name} mr`,
+      (r) => new OdpRegion(m, r.length / kernel.pageSize),
+      (sub, range, cur) => m.invalidate(sub, range, cur),
+      m.regions,
+    );
     return m;
   }
 
@@ -216,10 +215,7 @@ export class CmdqMirror {
     }
     this.umemMutex.unlock();
     // Pairs with the inserts of open: once remove returns, no callback runs for that region.
-    for (const sub of this.regions) {
-      const p = sub.remove();
-      if (p !== undefined) await p;
-    }
+    await removeMirrorRanges(this.regions);
     this.queue.stop();
   }
 

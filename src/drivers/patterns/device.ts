@@ -5,7 +5,64 @@
 // device is hardware.
 
 import type { DevicePageTable } from "../../mm/devicePageTable.js";
+import type { Kernel } from "../../mm/kernel.js";
 import type { Mm } from "../../mm/mm.js";
+import type { MmuIntervalNotifier } from "../../notifier/intervalNotifier.js";
+import type { MmuNotifierRange } from "../../notifier/range.js";
+
+/** One range to mirror: `[start, start + length)`, page-aligned. */
+export interface MirrorRangeSpec {
+  start: number;
+  length: number;
+}
+
+/** A driver class of a pattern (or a broken subclass of one), as its static `open` makes it. */
+export type MirrorClass<T> = new (kernel: Kernel, mm: Mm, name: string) => T;
+
+/**
+ * The notifiers of a mirror's `open` (every pattern's, the kernel's per-range
+ * `mmu_interval_notifier_insert` in nouveau, mlx5 and amdgpu): for each of `specs` in order, a
+ * notifier from `make(spec)` inserted over it in `mm`, named `name`, its invalidations going to
+ * `invalidate`, and pushed onto `into` once inserted. If an insert fails (EINVAL for a range that is
+ * not page-aligned…), the notifiers this call inserted are removed again and the error rethrown:
+ * a failed open leaves nothing behind. The caller must not hold `mm.mmapLock`.
+ */
+export async function insertMirrorRanges<S extends MmuIntervalNotifier<Mm>>(
+  mm: Mm,
+  specs: readonly MirrorRangeSpec[],
+  name: string,
+  make: (spec: MirrorRangeSpec) => S,
+  invalidate: (sub: S, range: MmuNotifierRange, curSeq: number) => boolean | Promise<boolean>,
+  into: S[],
+): Promise<void> {
+  // Method shorthand, not an arrow property: tsx (keepNames) would name an arrow per open.
+  const ops = {
+    name,
+    invalidate(sub: MmuIntervalNotifier<Mm>, range: MmuNotifierRange, curSeq: number) {
+      return invalidate(sub as S, range, curSeq);
+    },
+  };
+  const first = into.length;
+  try {
+    for (const r of specs) {
+      const sub = make(r);
+      const p = sub.insert(mm, r.start, r.length, ops);
+      if (p !== undefined) await p;
+      into.push(sub);
+    }
+  } catch (e) {
+    await removeMirrorRanges(into.splice(first));
+    throw e;
+  }
+}
+
+/** Removes `subs` in order (a mirror's close, pairing with its open): then no callback of theirs runs. */
+export async function removeMirrorRanges(subs: readonly MmuIntervalNotifier<Mm>[]): Promise<void> {
+  for (const sub of subs) {
+    const p = sub.remove();
+    if (p !== undefined) await p;
+  }
+}
 
 /** One access of the device: a 32-bit read, or a write of `value`, at `addr` (4-aligned). */
 export interface DeviceAccess {

@@ -53,7 +53,8 @@ import type { DmaFence } from "../../sync/dmaFence.js";
 import type { Mutex } from "../../sync/mutex.js";
 import type { WaitQueue } from "../../sync/waitQueue.js";
 import { HMM_RANGE_DEFAULT_TIMEOUT } from "../dmirror/fault.js";
-import type { MirrorHooks, MirrorRangeSpec } from "./ptlock.js";
+import { insertMirrorRanges, type MirrorClass, type MirrorRangeSpec, removeMirrorRanges } from "./device.js";
+import type { MirrorHooks } from "./ptlock.js";
 
 /**
  * A user-pointer buffer object (amdgpu's userptr BO): an interval notifier over user memory, the
@@ -166,25 +167,20 @@ export class FenceDriver {
 
   /** Creates `options.bos` over `mm`. The caller must not hold `mm.mmapLock`. Pairs with `close`. */
   static async open<T extends FenceDriver>(
-    this: new (
-      kernel: Kernel,
-      mm: Mm,
-      name: string,
-    ) => T,
+    this: MirrorClass<T>,
     kernel: Kernel,
     mm: Mm,
     options: FenceOptions,
   ): Promise<T> {
     const d = new this(kernel, mm, options.name ?? "gfx");
-    for (const r of options.bos) {
-      const bo = new UserptrBo(d);
-      const p = bo.insert(mm, r.start, r.length, {
-        name: `${d.pt.name} userptr`,
-        invalidate: (s, range, cur) => d.invalidate(s as UserptrBo, range, cur),
-      });
-      if (p !== undefined) await p;
-      d.bos.push(bo);
-    }
+    await insertMirrorRanges(
+      mm,
+      options.bos,
+      `${d.pt.name} userptr`,
+      () => new UserptrBo(d),
+      (bo, range, cur) => d.invalidate(bo, range, cur),
+      d.bos,
+    );
     return d;
   }
 
@@ -193,10 +189,7 @@ export class FenceDriver {
     if (this.closed) throw new MmunError("EINVAL", `${this.pt.name}: closed twice`);
     this.closed = true;
     // Pairs with the inserts of open: once remove returns, no callback runs for that buffer.
-    for (const bo of this.bos) {
-      const p = bo.remove();
-      if (p !== undefined) await p;
-    }
+    await removeMirrorRanges(this.bos);
     this.scheduler.stop();
   }
 

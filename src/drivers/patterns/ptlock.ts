@@ -39,12 +39,7 @@ import { MmuIntervalNotifier } from "../../notifier/intervalNotifier.js";
 import { MmuNotifierEvent, type MmuNotifierRange } from "../../notifier/range.js";
 import type { Mutex } from "../../sync/mutex.js";
 import { HMM_RANGE_DEFAULT_TIMEOUT } from "../dmirror/fault.js";
-
-/** One range to mirror: `[start, start + length)`, page-aligned. */
-export interface MirrorRangeSpec {
-  start: number;
-  length: number;
-}
+import { insertMirrorRanges, type MirrorClass, type MirrorRangeSpec, removeMirrorRanges } from "./device.js";
 
 /** Options of {@link PtlockMirror.open}. */
 export interface PtlockOptions {
@@ -102,27 +97,20 @@ export class PtlockMirror {
    * `mm.mmapLock`. Pairs with `close`.
    */
   static async open<T extends PtlockMirror>(
-    this: new (
-      kernel: Kernel,
-      mm: Mm,
-      name: string,
-    ) => T,
+    this: MirrorClass<T>,
     kernel: Kernel,
     mm: Mm,
     options: PtlockOptions,
   ): Promise<T> {
     const m = new this(kernel, mm, options.name ?? "gpu");
-    for (const r of options.ranges) {
-      const sub = new PtlockRange(m);
-      const p = sub.insert(mm, r.start, r.length, {
-        name: `${m.pt.name} range`,
-        invalidate(s, range, cur) {
-          return m.invalidate(s as PtlockRange, range, cur);
-        },
-      });
-      if (p !== undefined) await p;
-      m.ranges.push(sub);
-    }
+    await insertMirrorRanges(
+      mm,
+      options.ranges,
+      `${m.pt.name} range`,
+      () => new PtlockRange(m),
+      (sub, range, cur) => m.invalidate(sub, range, cur),
+      m.ranges,
+    );
     await m.opened();
     return m;
   }
@@ -146,10 +134,7 @@ export class PtlockMirror {
     this.pt.unmapAll(this.mm);
     this.lock.unlock();
     // Pairs with the inserts of open: once remove returns, no callback runs for that range.
-    for (const sub of this.ranges) {
-      const p = sub.remove();
-      if (p !== undefined) await p;
-    }
+    await removeMirrorRanges(this.ranges);
   }
 
   // ---- The invalidate side ----

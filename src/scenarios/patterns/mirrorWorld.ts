@@ -4,9 +4,13 @@
 // variants reuse the same factories with their driver class.
 
 import type { CmdqMirror } from "../../drivers/patterns/cmdq.js";
-import { type AccessResult, type FaultingMirror, MirrorDevice } from "../../drivers/patterns/device.js";
+import {
+  type AccessResult,
+  type FaultingMirror,
+  MirrorDevice,
+  type MirrorRangeSpec,
+} from "../../drivers/patterns/device.js";
 import type { FenceDriver, GpuJob, UserptrBo } from "../../drivers/patterns/fence.js";
-import type { MirrorRangeSpec } from "../../drivers/patterns/ptlock.js";
 import { defineScenario, type ExpectedOutcome, type Scenario } from "../../explore/scenario.js";
 import type { Kernel } from "../../mm/kernel.js";
 import type { Mm } from "../../mm/mm.js";
