@@ -30,8 +30,12 @@ export interface DmirrorDeviceOptions {
   chunkPages?: number;
 }
 
-/** Devices created per kernel, for the default names. */
-const deviceCount = new WeakMap<Kernel, number>();
+/**
+ * Devices created on a kernel, for the default names: a property of the kernel, not a module-level
+ * WeakMap keyed by it (that would keep each execution's kernel, and all it reaches, alive through
+ * young-generation collections: see notifierGlobals.ts).
+ */
+const DEVICE_COUNT: unique symbol = Symbol("dmirror devices");
 
 /**
  * A dmirror device (kernel `struct dmirror_device`, one `/dev/hmm_dmirrorN`). `open(mm)` gives a
@@ -61,8 +65,9 @@ export class DmirrorDevice {
         `DmirrorDevice: memory must be "private" or "coherent", got ${String(memory)}`,
       );
     }
-    const n = deviceCount.get(kernel) ?? 0;
-    deviceCount.set(kernel, n + 1);
+    const counted = kernel as Kernel & { [DEVICE_COUNT]?: number };
+    const n = counted[DEVICE_COUNT] ?? 0;
+    counted[DEVICE_COUNT] = n + 1;
     const name = options.name ?? `hmm_dmirror${n}`;
     if (typeof name !== "string" || name.length === 0) {
       throw new MmunError("EINVAL", "DmirrorDevice: the name must be a non-empty string");
