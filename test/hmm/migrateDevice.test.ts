@@ -121,6 +121,11 @@ async function migrate(mm: Mm, args: MigrateVma, copy: () => void): Promise<numb
   }
 }
 
+/** migrate_vma arguments for `pages` pages from `addr` (in the area holding it), selecting `flags`. */
+function vmaArgs(mm: Mm, addr: number, pages: number, flags: number, owner?: unknown): MigrateVma {
+  return migrateVmaInit(mm, mm.vmas.find(addr) as never, addr, addr + pages * PS, flags, owner);
+}
+
 const flagsAt = (mm: Mm, addr: number) => mm.pageTable.flagsAt(addr / PS);
 
 describe("migrate_vma_setup", () => {
@@ -146,14 +151,7 @@ describe("migrate_vma_setup", () => {
     await mm.read32(addr + 2 * PS); // the zero page
     const { log } = await intervalRecorder(mm, addr, 4 * PS);
     const owner = { name: "gpu" };
-    const args = migrateVmaInit(
-      mm,
-      mm.vmas.find(addr) as never,
-      addr,
-      addr + 4 * PS,
-      MIGRATE_VMA_SELECT_SYSTEM,
-      owner,
-    );
+    const args = vmaArgs(mm, addr, 4, MIGRATE_VMA_SELECT_SYSTEM, owner);
     await mm.mmapLock.downRead();
     expect(await migrateVmaSetup(args)).toBe(0);
     expect([args.npages, args.cpages]).toEqual([4, 4]);
@@ -218,13 +216,7 @@ describe("migrate_vma_setup", () => {
     const dev = device(k);
     const held = mm.pageTable.valAt(addr / PS);
     k.physMem.get(held); // a pin (GUP, reclaim's isolation...)
-    const args = migrateVmaInit(
-      mm,
-      mm.vmas.find(addr) as never,
-      addr,
-      addr + 2 * PS,
-      MIGRATE_VMA_SELECT_SYSTEM,
-    );
+    const args = vmaArgs(mm, addr, 2, MIGRATE_VMA_SELECT_SYSTEM);
     expect(await migrate(mm, args, () => toDevice(k, args, dev.alloc))).toBe(0);
     expect(args.cpages).toBe(1);
     expect(mm.pageTable.valAt(addr / PS)).toBe(held);
@@ -232,13 +224,7 @@ describe("migrate_vma_setup", () => {
     k.physMem.put(held);
     const shared = await mm.mmap({ length: PS, prot: RW, shared: true });
     await mm.write32(shared, 9);
-    const s = migrateVmaInit(
-      mm,
-      mm.vmas.find(shared) as never,
-      shared,
-      shared + PS,
-      MIGRATE_VMA_SELECT_SYSTEM,
-    );
+    const s = vmaArgs(mm, shared, 1, MIGRATE_VMA_SELECT_SYSTEM);
     expect(await migrate(mm, s, () => toDevice(k, s, dev.alloc))).toBe(0);
     expect([s.cpages, flagsAt(mm, shared) & PTE_PRESENT]).toEqual([0, PTE_PRESENT]);
     expect(await mm.read32(shared)).toBe(9);
@@ -250,14 +236,7 @@ describe("migration entries", () => {
   it("make a CPU access wait until the migration ends, then it sees the page where it went", async () => {
     const { k, mm, addr } = await world(1);
     const dev = device(k);
-    const args = migrateVmaInit(
-      mm,
-      mm.vmas.find(addr) as never,
-      addr,
-      addr + PS,
-      MIGRATE_VMA_SELECT_SYSTEM,
-      dev.owner,
-    );
+    const args = vmaArgs(mm, addr, 1, MIGRATE_VMA_SELECT_SYSTEM, dev.owner);
     await mm.mmapLock.downRead();
     await migrateVmaSetup(args);
     mm.mmapLock.upRead();
@@ -285,14 +264,7 @@ describe("migration entries", () => {
     const dev = device(k);
     const child = await mm.fork({ name: "child" });
     const { log } = await intervalRecorder(child, addr, PS);
-    const args = migrateVmaInit(
-      mm,
-      mm.vmas.find(addr) as never,
-      addr,
-      addr + PS,
-      MIGRATE_VMA_SELECT_SYSTEM,
-      dev.owner,
-    );
+    const args = vmaArgs(mm, addr, 1, MIGRATE_VMA_SELECT_SYSTEM, dev.owner);
     expect(await migrate(mm, args, () => toDevice(k, args, dev.alloc))).toBe(0);
     const d = mm.pageTable.valAt(addr / PS);
     expect(child.pageTable.valAt(addr / PS)).toBe(d);
@@ -328,14 +300,7 @@ describe("a round trip", () => {
     ]);
     expect([k.physMem.stats().inUse, dev.pagemap.pagesInUse]).toEqual([0, 4]);
     for (let p = 0; p < 4; p++) {
-      const back = migrateVmaInit(
-        mm,
-        mm.vmas.find(addr + p * PS) as never,
-        addr + p * PS,
-        addr + (p + 1) * PS,
-        MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
-        dev.owner,
-      );
+      const back = vmaArgs(mm, addr + p * PS, 1, MIGRATE_VMA_SELECT_DEVICE_PRIVATE, dev.owner);
       expect(await migrate(mm, back, () => toSystem(k, back))).toBe(0);
     }
     expect([k.physMem.stats().inUse, dev.pagemap.pagesInUse]).toEqual([4, 0]);
@@ -350,14 +315,7 @@ describe("a round trip", () => {
   it("gives up an entry the driver did not copy, and an empty PTE that filled meanwhile", async () => {
     const { k, mm, addr } = await world(3, 1);
     const dev = device(k);
-    const args = migrateVmaInit(
-      mm,
-      mm.vmas.find(addr) as never,
-      addr,
-      addr + 3 * PS,
-      MIGRATE_VMA_SELECT_SYSTEM,
-      dev.owner,
-    );
+    const args = vmaArgs(mm, addr, 3, MIGRATE_VMA_SELECT_SYSTEM, dev.owner);
     await mm.mmapLock.downRead();
     expect(await migrateVmaSetup(args)).toBe(0);
     mm.mmapLock.upRead();
@@ -388,14 +346,7 @@ describe("migrate_device_range", () => {
   it("evicts device pages from every address space that maps them, under CLEAR invalidations", async () => {
     const { k, mm, addr } = await world(2);
     const dev = device(k);
-    const args = migrateVmaInit(
-      mm,
-      mm.vmas.find(addr) as never,
-      addr,
-      addr + 2 * PS,
-      MIGRATE_VMA_SELECT_SYSTEM,
-      dev.owner,
-    );
+    const args = vmaArgs(mm, addr, 2, MIGRATE_VMA_SELECT_SYSTEM, dev.owner);
     expect(await migrate(mm, args, () => toDevice(k, args, dev.alloc))).toBe(0);
     const child = await mm.fork({ name: "child" });
     const { log } = await intervalRecorder(mm, addr, 2 * PS);

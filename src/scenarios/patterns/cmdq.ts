@@ -11,10 +11,10 @@ const module = import.meta.url;
 function vs(wl: Workload) {
   return cmdqScenario(
     `cmdq/vs-${wl.name}`,
-    `The cmdq pattern (the fault returns holding umem_mutex, posts a MAP command to the queue the device ` +
-      `serves and unlocks only once it completed; the invalidation zaps through the same queue; a ` +
-      `non-blockable range is declined) while the NIC writes one page and reads another, racing ` +
-      `${wl.what}. The NIC never keeps a translation the CPU no longer has.`,
+    `Races ${wl.what} with the cmdq pattern (the fault returns holding umem_mutex, posts a MAP command ` +
+      `to the queue the device serves and unlocks only once it completed; the invalidation zaps through ` +
+      `the same queue; a non-blockable range is declined) while the NIC writes one page and reads ` +
+      `another. The NIC never keeps a translation the CPU no longer has.`,
     CmdqMirror,
     wl,
     { expect: "pass", module },

@@ -13,9 +13,9 @@ const module = import.meta.url;
 function vs(wl: Workload) {
   return fenceScenario(
     `fence/vs-${wl.name}`,
-    `The dma_fence pattern (faults first; under the notifier lock every buffer's readRetry, then the ` +
-      `job's fence published and the job pushed; the callback waits for published fences) while a GPU ` +
-      `job writes one buffer and another reads the second, racing ${wl.what}.`,
+    `Races ${wl.what} with the dma_fence pattern (faults first; under the notifier lock every ` +
+      `buffer's readRetry, then the job's fence published and the job pushed; the callback waits for ` +
+      `published fences) while a GPU job writes one buffer and another reads the second.`,
     FenceDriver,
     wl,
     { expect: "pass", module },

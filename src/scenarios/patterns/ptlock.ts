@@ -13,9 +13,9 @@ const module = import.meta.url;
 function vs(wl: Workload) {
   return ptlockScenario(
     `ptlock/vs-${wl.name}`,
-    `The ptlock pattern (one driver mutex around setSeq and the zap, and around readRetry and the ` +
-      `programming; trylock when the range may not block) while the device writes one page and reads ` +
-      `another, racing ${wl.what}. The device never keeps a translation the CPU no longer has.`,
+    `Races ${wl.what} with the ptlock pattern (one driver mutex around setSeq and the zap, and around ` +
+      `readRetry and the programming; trylock when the range may not block) while the device writes ` +
+      `one page and reads another. The device never keeps a translation the CPU no longer has.`,
     PtlockMirror,
     wl,
     { expect: "pass", module },
