@@ -119,7 +119,12 @@ export function placeLockCycle(
     let rank = -1;
     for (const m of markersAt(edge.step)) {
       if (!candidates.includes(m.lane) || m.kind === "preempt") continue;
-      const r = classOf(events[m.event] as TraceEvent) === edge.to ? (TAKES[m.kind] ?? 0) : 0;
+      const r =
+        classOf(events[m.event] as TraceEvent) === edge.to
+          ? (TAKES[m.kind] ?? 0)
+          : m.kind === "point" || m.kind === "acquire" || m.kind === "block"
+            ? -0.5 // a step of another lock says less than what the task did
+            : 0;
       if (r > rank) {
         take = m;
         rank = r;
