@@ -15,7 +15,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exec } from "../cli/run.js";
 import { bigTrace } from "./bigTrace.js";
-import { counterexample } from "./traces.js";
+import { checked, counterexample } from "./traces.js";
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../..");
@@ -34,6 +34,7 @@ interface ViewStats {
   frameMs: number[];
   step: number;
   steps: number;
+  zoom: number;
 }
 type PageWindow = { mmunView?: ViewStats };
 
@@ -81,8 +82,16 @@ beforeAll(async () => {
     scratch,
   );
   expect(replayed.stdout).toMatch(/reproduced: same schedule, same failure, same step/);
+  // A lock-order failure the same way: the token `mmun check classic/abba` prints, replayed.
+  const abba = await checked("classic/abba");
+  const abbaReplayed = await exec(
+    process.execPath,
+    ["--import", tsx, main, "replay", "classic/abba", abba.token, "--trace", join(scratch, "abba.json")],
+    scratch,
+  );
+  expect(abbaReplayed.stdout).toMatch(/reproduced: same schedule, same failure, same step/);
   writeFileSync(join(scratch, "big.json"), JSON.stringify(await bigTrace(10_000)));
-  url = await startView([join(scratch, "zaps.json"), join(scratch, "big.json")]);
+  url = await startView([join(scratch, "zaps.json"), join(scratch, "big.json"), join(scratch, "abba.json")]);
   browser = await chromium.launch({
     executablePath,
     timeout: 60_000,
@@ -114,9 +123,9 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 }, 60_000);
 
-async function open(hash: string): Promise<Page> {
+async function open(hash: string, height = 1000): Promise<Page> {
   if (browser === undefined) throw new Error("no browser");
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const page = await browser.newPage({ viewport: { width: 1400, height } });
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(`${url.split("#")[0]}${hash}`);
@@ -210,6 +219,117 @@ describe("mmun view in a browser", () => {
     await page.waitForSelector("#empty:not([hidden])");
     expect(await page.locator("#empty-message").textContent()).toMatch(/^nope\.json: /);
     await page.close();
+  }, 60_000);
+
+  it("draws a lock-order cycle in the lanes: each edge's hold and acquisition numbered, linked; an edge in the banner goes to its step and lane", async () => {
+    // A short window: the lane must be scrolled to.
+    const page = await open("#trace=abba.json", 420);
+    expect(await text(page, "failure-kind")).toBe("lock-order");
+    const message = (await text(page, "failure-message")) ?? "";
+    // The report: now: t1 took lock_b holding lock_a; t2 took lock_a holding lock_b.
+    const edge = (task: string) => {
+      const m = new RegExp(
+        `task "${task}" took "(\\w+)" \\(write, step (\\d+)\\) while holding "(\\w+)"`,
+      ).exec(message);
+      if (m === null) throw new Error(`no edge of ${task} in ${message}`);
+      return { to: m[1], step: Number(m[2]), from: m[3] };
+    };
+    const e1 = edge("t1");
+    const e2 = edge("t2");
+    expect([e1.from, e1.to, e2.from, e2.to]).toEqual(["lock_a", "lock_b", "lock_b", "lock_a"]);
+    // Each edge: its hold slice outlined in its task's lane, its acquisition a numbered badge.
+    const laneOf = async (sel: string) => {
+      const box = await page.locator(sel).first().boundingBox();
+      const lanes = await page.locator("rect.lane").evaluateAll((rs) =>
+        rs.map((r) => {
+          const b = r.getBoundingClientRect();
+          return { lane: r.getAttribute("data-lane"), top: b.top, bottom: b.bottom };
+        }),
+      );
+      const mid = (box?.y ?? -1) + (box?.height ?? 0) / 2;
+      return lanes.find((l) => mid >= l.top && mid < l.bottom)?.lane;
+    };
+    const names = await page.locator("text.lane-name").allTextContents();
+    expect(await page.locator("g.slice.cycle-hold").count()).toBe(2);
+    expect(await page.locator("[data-testid=cycle-take]").count()).toBe(2);
+    expect(await page.locator("g.cycle-connector").count()).toBe(2);
+    for (const [n, e, task] of [
+      [1, e1, "t1"],
+      [2, e2, "t2"],
+    ] as const) {
+      const hold = page.locator(`g.slice.cycle-hold[data-edges="${n}"]`);
+      expect(await hold.locator("title").textContent()).toMatch(new RegExp(`^mutex ${e.from}`));
+      expect(names[Number(await laneOf(`g.slice.cycle-hold[data-edges="${n}"]`))]).toBe(task);
+      const take = page.locator(`[data-testid=cycle-take][data-edge="${n}"]`);
+      expect(await take.locator("title").textContent()).toMatch(
+        new RegExp(`^takes "${e.to}": ${n}: ${task} took "${e.to}" \\(write\\) at step ${e.step}`),
+      );
+      expect(names[Number(await laneOf(`[data-testid=cycle-take][data-edge="${n}"]`))]).toBe(task);
+    }
+    // Edge 2 in the banner: the cursor goes to its step, its lane scrolls into view, its badges stand out.
+    await page.evaluate("window.scrollTo(0, 0)");
+    await page.locator(`[data-testid=cycle-edge][data-edge="2"]`).click();
+    expect(await page.evaluate(() => (globalThis as PageWindow).mmunView?.step)).toBe(e2.step);
+    expect(page.url()).toMatch(new RegExp(`#trace=abba\\.json&step=${e2.step}$`));
+    const lane = await page.locator(`rect.lane[data-lane="${names.indexOf("t2")}"]`).boundingBox();
+    expect(lane).not.toBeNull();
+    expect((lane?.y ?? -1) + (lane?.height ?? 0) / 2).toBeGreaterThan(0);
+    expect((lane?.y ?? 1e9) + (lane?.height ?? 0) / 2).toBeLessThan(420);
+    expect(await page.locator(`[data-testid=cycle-take][data-edge="2"]`).getAttribute("class")).toMatch(
+      /selected/,
+    );
+    // The arrow of edge 1 in the drawing does the same.
+    await page.locator(`g.cycle-arrow[data-edge="1"] text`).click();
+    expect(await page.evaluate(() => (globalThis as PageWindow).mmunView?.step)).toBe(e1.step);
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await page.screenshot({ path: join(reports, "view-lock-cycle.png"), fullPage: true });
+    await page.close();
+  }, 60_000);
+
+  it("keeps the zoom in the address: opens at it, updates it in place, and says why a bad one is ignored", async () => {
+    const page = await open("#trace=big.json&step=5000&zoom=40");
+    const zoom = () => page.evaluate(() => (globalThis as PageWindow).mmunView?.zoom);
+    expect(await zoom()).toBe(40);
+    expect(await page.getByTestId("address-note").isHidden()).toBe(true);
+    // The ticks are as far apart as 40 pixels per step makes them.
+    const ticks = await page
+      .locator("text.tick-label")
+      .evaluateAll((ts) =>
+        ts.slice(0, 2).map((t) => ({ step: Number(t.textContent), x: Number(t.getAttribute("x")) })),
+      );
+    const [a, b] = ticks;
+    expect(((b?.x ?? 0) - (a?.x ?? 0)) / ((b?.step ?? 0) - (a?.step ?? 0))).toBeCloseTo(40, 0);
+    const entries = await page.evaluate("history.length");
+    await page.keyboard.press("+");
+    expect(await zoom()).toBe(60);
+    expect(page.url()).toMatch(/#trace=big\.json&step=5000&zoom=60$/);
+    await page.keyboard.press("-");
+    await page.keyboard.press("-");
+    expect(await zoom()).toBeCloseTo(26.67, 2);
+    await page.keyboard.press("ArrowRight");
+    expect(page.url()).toMatch(/&step=5001&zoom=26\.67$/);
+    // Zooming and stepping replace the address: Back is not flooded.
+    expect(await page.evaluate("history.length")).toBe(entries);
+    const again = await open(new URL(page.url()).hash);
+    expect(await again.evaluate(() => (globalThis as PageWindow).mmunView?.zoom)).toBeCloseTo(26.67, 2);
+    await again.close();
+    await page.close();
+    // A zoom the page cannot use: the default (or the nearest bound), a sentence, no error.
+    const fitted = await open("#trace=big.json&step=10");
+    const standard = await fitted.evaluate(() => (globalThis as PageWindow).mmunView?.zoom);
+    expect(fitted.url()).not.toMatch(/zoom=/);
+    await fitted.close();
+    const bad = await open("#trace=big.json&step=10&zoom=abc");
+    expect(await bad.evaluate(() => (globalThis as PageWindow).mmunView?.zoom)).toBe(standard);
+    expect(await text(bad, "address-note")).toMatch(
+      /^zoom "abc" in the address is not a number of pixels per step/,
+    );
+    expect(bad.url()).toMatch(/#trace=big\.json&step=10$/);
+    await bad.close();
+    const big = await open("#trace=big.json&step=10&zoom=1000");
+    expect(await big.evaluate(() => (globalThis as PageWindow).mmunView?.zoom)).toBe(120);
+    expect(await text(big, "address-note")).toMatch(/outside 1–120 pixels per step/);
+    await big.close();
   }, 60_000);
 
   it("loads a 10,000-step trace in under a second and stays responsive while stepping", async () => {

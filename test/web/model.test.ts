@@ -83,6 +83,12 @@ describe("trace -> view model", () => {
       ["b", "c", "y", 4, false],
       ["c", "a", "z", 6, false],
     ]);
+    // How each lock was held and taken, since when, and in which execution when not this one.
+    expect(c?.edges.map((e) => [e.heldStep, e.heldMode, e.mode, e.execution])).toEqual([
+      [8, "write", "write", null],
+      [3, "write", "read", null],
+      [5, "write", "write", 2],
+    ]);
     expect(parseLockCycle("possible recursive locking: ...")).toBeNull();
   });
 

@@ -14,3 +14,13 @@ export async function counterexample(name: string): Promise<Failure> {
   f.trace.meta.scenario = name;
   return f;
 }
+
+/** The failure `npx mmun check <name>` reports (explore's defaults: random, seed 0), its trace named. */
+export async function checked(name: string): Promise<Failure> {
+  const scenario = builtinScenario(name);
+  if (scenario === undefined) throw new Error(`no built-in scenario ${name}`);
+  const f = (await explore(scenario)).failures[0];
+  if (f === undefined) throw new Error(`${name}: check found no failure`);
+  f.trace.meta.scenario = name;
+  return f;
+}

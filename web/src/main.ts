@@ -2,11 +2,12 @@
 // only the versioned trace format (src/trace) and pure helpers, never the runtime, so it shows a
 // trace from any machine. Where traces come from: the bundle inlined in the page (mmun view,
 // mmun demo --html), a file dropped on the page or opened, or a URL named in the address
-// (`#trace=<name or URL>&step=<n>`).
+// (`#trace=<name or URL>&step=<n>&zoom=<pixels per step>`).
 
 import type { TraceBundle } from "../../src/trace/bundle.js";
 import { readTrace } from "../../src/trace/read.js";
 import type { Trace } from "../../src/trace/schema.js";
+import { formatViewAddress, parseViewAddress } from "./model/viewAddress.js";
 import { buildViewModel } from "./model/viewModel.js";
 import { byId, esc } from "./ui/dom.js";
 import { reportView } from "./ui/reportView.js";
@@ -20,17 +21,12 @@ const local = new Map<string, Trace>();
 let viewer: Viewer | null = null;
 let shown = "";
 let firstDrawn = false;
-window.mmunView = { ready: false, loadMs: 0, renderMs: [], frameMs: [], step: 0, steps: 0 };
+window.mmunView = { ready: false, loadMs: 0, renderMs: [], frameMs: [], step: 0, steps: 0, zoom: 0 };
 
 function readBundle(): TraceBundle {
   const text = document.getElementById("mmun-data")?.textContent ?? "null";
   const b = JSON.parse(text) as TraceBundle | null;
   return b ?? { traces: {} };
-}
-
-/** The address's parameters: `trace` and `step`. */
-function params(): URLSearchParams {
-  return new URLSearchParams(location.hash.replace(/^#/, ""));
 }
 
 function show(section: "report" | "viewer" | "empty"): void {
@@ -64,11 +60,9 @@ async function traceNamed(name: string): Promise<Trace> {
 
 /** Shows what the address names. */
 async function route(): Promise<void> {
-  const p = params();
+  const address = parseViewAddress(location.hash);
   const name =
-    p.get("trace") ??
-    bundle.open ??
-    (bundle.report === undefined ? Object.keys(bundle.traces)[0] : undefined);
+    address.trace ?? bundle.open ?? (bundle.report === undefined ? Object.keys(bundle.traces)[0] : undefined);
   if (name === undefined) {
     viewer?.stop();
     viewer = null;
@@ -81,7 +75,6 @@ async function route(): Promise<void> {
     ready();
     return;
   }
-  const stepParam = p.get("step");
   if (shown !== name || viewer === null) {
     let trace: Trace;
     try {
@@ -96,12 +89,21 @@ async function route(): Promise<void> {
     performance.mark("mmun:read");
     const vm = buildViewModel(trace, name.replace(/^file:/, ""));
     performance.mark("mmun:model");
-    viewer = new Viewer(vm, (step) => writeStep(name, step));
+    viewer = new Viewer(vm, (step, zoom) => writeView(name, step, zoom));
   }
   const v = viewer;
-  if (stepParam !== null && Number.isFinite(Number(stepParam))) v.seekStep(Number(stepParam));
+  note(address.problems);
+  if (address.zoom !== null) v.setZoom(address.zoom);
+  if (address.step !== null) v.seekStep(address.step);
   else v.seekIndex(0);
   ready();
+}
+
+/** Says what was wrong with the address (nothing: hides the note). */
+function note(problems: string[]): void {
+  const el = byId("address-note");
+  el.hidden = problems.length === 0;
+  el.textContent = problems.join(" ");
 }
 
 /** Records the first complete drawing (the load time the browser test reads). */
@@ -115,8 +117,9 @@ function ready(): void {
   document.body.dataset.ready = "true";
 }
 
-function writeStep(name: string, step: number): void {
-  const hash = `#trace=${encodeURIComponent(name)}&step=${step}`;
+/** Keeps the view in the address, replacing the entry: stepping and zooming add no history. */
+function writeView(name: string, step: number, zoom: number | null): void {
+  const hash = formatViewAddress(name, step, zoom);
   if (location.hash !== hash) history.replaceState(null, "", hash);
 }
 
@@ -160,10 +163,17 @@ function wire(): void {
     const v = Number((ev.target as HTMLInputElement).value);
     if (Number.isFinite(v)) viewer?.seekStep(v);
   });
-  // Clicks on anything that names a step (the story, the failure banner).
+  // Clicks on anything that names a step (the story, the failure banner) or an edge of the lock
+  // cycle (the banner, the timeline's badges).
   document.body.addEventListener("click", (ev) => {
-    const t = (ev.target as HTMLElement).closest("[data-seek]");
-    if (t !== null && viewer !== null) viewer.seekStep(Number(t.getAttribute("data-seek")));
+    if (viewer === null) return;
+    const edge = (ev.target as Element).closest("[data-edge]");
+    if (edge !== null) {
+      viewer.showEdge(Number(edge.getAttribute("data-edge")));
+      return;
+    }
+    const t = (ev.target as Element).closest("[data-seek]");
+    if (t !== null) viewer.seekStep(Number(t.getAttribute("data-seek")));
   });
   document.addEventListener("keydown", (ev) => {
     if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) return;

@@ -4,6 +4,7 @@
 
 import { type Schedule, type ScheduleRow, scheduleOf } from "../../../src/trace/schedule.js";
 import type { Trace, TraceArea, TraceEvent, TraceObject } from "../../../src/trace/schema.js";
+import { type CyclePlaces, placeLockCycle } from "./cyclePlaces.js";
 import { type LockCycle, parseLockCycle } from "./lockCycle.js";
 import {
   type ActiveInvalidation,
@@ -116,6 +117,8 @@ export interface ViewModel {
   readonly schedule: Schedule;
   failure: FailureView | null;
   lockCycle: LockCycle | null;
+  /** Where each edge of the lock cycle is in the timeline (null without a lock cycle). */
+  cyclePlaces: CyclePlaces | null;
   mms: MmInfo[];
   /** The moments worth reading in a list, in order (markers; `labels.marker` says them). */
   story: Marker[];
@@ -165,6 +168,7 @@ export function buildViewModel(trace: Trace, name = "trace"): ViewModel {
   };
   const failure = timeline.failure;
   const lockCycle = failure?.kind === "lock-order" ? parseLockCycle(failure.message) : null;
+  const cyclePlaces = lockCycle === null ? null : placeLockCycle(lockCycle, timeline, events, objects);
   const mms = addressSpaces(trace, objects);
   const replayer = new StateReplayer(events, objects, trace.version >= 2);
   const taskName = new Map(trace.tasks.map((t) => [t.id, t.name]));
@@ -235,6 +239,7 @@ export function buildViewModel(trace: Trace, name = "trace"): ViewModel {
     },
     failure,
     lockCycle,
+    cyclePlaces,
     mms,
     story,
     labels: new Labels(trace, objects),

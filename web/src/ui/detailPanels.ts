@@ -1,6 +1,7 @@
 // The failure banner (with a lock-order report drawn as its cycle), what happens at the cursor's
 // step, and the story: the moments that matter, in order, around the cursor.
 
+import type { CyclePlaces } from "../model/cyclePlaces.js";
 import type { LockCycle } from "../model/lockCycle.js";
 import type { ViewModel, ViewState } from "../model/viewModel.js";
 import { clip, esc, n1 } from "./dom.js";
@@ -18,7 +19,7 @@ export function failureBanner(vm: ViewModel, atFailure: boolean): string {
     `<span class="badge bad" data-testid="failure-kind">${esc(f.kind)}</span> at step <b>${f.step}</b> ${where}` +
     ` <button data-seek="${f.step}" class="link">jump to it (f)</button></div>` +
     `<pre class="failure-message" data-testid="failure-message">${esc(f.message)}</pre>` +
-    (vm.lockCycle === null ? "" : cycleSvg(vm.lockCycle)) +
+    (vm.lockCycle === null ? "" : cycleSvg(vm.lockCycle) + cycleEdges(vm.cyclePlaces)) +
     `</div>`
   );
 }
@@ -26,17 +27,19 @@ export function failureBanner(vm: ViewModel, atFailure: boolean): string {
 /** The cycle: lock classes on a circle, an arrow per dependency labelled with who made it and when. */
 export function cycleSvg(c: LockCycle): string {
   const n = c.locks.length;
-  const w = 460;
-  const h = n <= 2 ? 130 : 260;
+  const w = n <= 2 ? 460 : 600;
+  const h = n <= 2 ? 130 : 300;
   const cx = w / 2;
   const cy = h / 2;
-  const r = n <= 2 ? 0 : Math.min(w, h) / 2 - 45;
+  // Three or more classes on an ellipse, each edge bent outward with its label outside it.
+  const rx = n <= 2 ? 0 : 150;
+  const ry = n <= 2 ? 0 : 95;
   const pos = c.locks.map((_, i) =>
     n <= 2
       ? { x: i === 0 ? 90 : w - 90, y: cy }
       : {
-          x: cx + r * Math.cos((2 * Math.PI * i) / n - Math.PI / 2),
-          y: cy + r * Math.sin((2 * Math.PI * i) / n - Math.PI / 2),
+          x: cx + rx * Math.cos((2 * Math.PI * i) / n - Math.PI / 2),
+          y: cy + ry * Math.sin((2 * Math.PI * i) / n - Math.PI / 2),
         },
   );
   const at = (name: string) => pos[c.locks.indexOf(name)] ?? { x: cx, y: cy };
@@ -52,18 +55,37 @@ export function cycleSvg(c: LockCycle): string {
     const dx = b.x - a.x;
     const dy = b.y - a.y;
     const len = Math.hypot(dx, dy) || 1;
-    const bend = n <= 2 ? 55 : 25;
-    const qx = mx - (dy / len) * bend;
-    const qy = my + (dx / len) * bend;
+    let qx = mx - (dy / len) * 55;
+    let qy = my + (dx / len) * 55;
+    let lx = qx;
+    let ly = qy + (i % 2 ? 14 : -6);
+    let anchor = "middle";
+    if (n > 2) {
+      const ox = mx - cx;
+      const oy = my - cy;
+      const ol = Math.hypot(ox, oy) || 1;
+      qx = mx + (ox / ol) * 28;
+      qy = my + (oy / ol) * 28;
+      lx = mx + (ox / ol) * 40;
+      ly = my + (oy / ol) * 40 + 4;
+      anchor = ox / ol > 0.3 ? "start" : ox / ol < -0.3 ? "end" : "middle";
+      if (anchor === "middle") ly += oy > 0 ? 8 : -2;
+    }
     const shorten = (p: { x: number; y: number }, q: { x: number; y: number }) => {
       const l = Math.hypot(q.x - p.x, q.y - p.y) || 1;
       return { x: p.x + ((q.x - p.x) / l) * 46, y: p.y + ((q.y - p.y) / l) * 22 };
     };
     const s = shorten(a, { x: qx, y: qy });
     const t = shorten(b, { x: qx, y: qy });
+    const d = `M${n1(s.x)},${n1(s.y)} Q${n1(qx)},${n1(qy)} ${n1(t.x)},${n1(t.y)}`;
+    const where = e.execution === null ? `@${e.step}` : `@${e.step}, execution #${e.execution}`;
+    // Each arrow is a link to its place in the timeline (a wide invisible path makes it easy to hit).
     out.push(
-      `<path class="cycle-edge${e.now ? " now" : ""}" d="M${n1(s.x)},${n1(s.y)} Q${n1(qx)},${n1(qy)} ${n1(t.x)},${n1(t.y)}" marker-end="url(#arrow)"/>`,
-      `<text class="cycle-label" x="${n1(qx)}" y="${n1(qy + (i % 2 ? 14 : -6))}">${esc(`${e.task} @${e.step}${e.now ? " (now)" : ""}`)}</text>`,
+      `<g class="cycle-arrow${e.execution === null ? "" : " elsewhere"}" data-edge="${i + 1}">` +
+        `<path class="cycle-hit" d="${d}"/>` +
+        `<path class="cycle-edge${e.now ? " now" : ""}" d="${d}" marker-end="url(#arrow)"/>` +
+        `<text class="cycle-label" x="${n1(lx)}" y="${n1(ly)}" text-anchor="${anchor}">${esc(`${i + 1}: ${e.task} ${where}${e.now ? " (now)" : ""}`)}</text>` +
+        `<title>${esc(e.execution === null ? `show edge ${i + 1} in the timeline` : `made in execution #${e.execution}: not in this trace`)}</title></g>`,
     );
   });
   c.locks.forEach((name, i) => {
@@ -74,8 +96,24 @@ export function cycleSvg(c: LockCycle): string {
   });
   return (
     `<figure class="cycle"><svg width="${w}" height="${h}" data-testid="lock-cycle">${out.join("")}</svg>` +
-    `<figcaption>Lock order cycle: an arrow from A to B means a task took B while holding A. Each arrow is labelled with the task and step that took that order; together they can deadlock.</figcaption></figure>`
+    `<figcaption>Lock order cycle: an arrow from A to B means a task took B while holding A. Each arrow is labelled with the task and step that took that order; together they can deadlock. Click an arrow, or a number below, to see it in the timeline, where its number marks the hold and the acquisition.</figcaption></figure>`
   );
+}
+
+/** The cycle's edges as a list: who held what while taking what, each a link to its place in the lanes. */
+export function cycleEdges(places: CyclePlaces | null): string {
+  if (places === null || places.edges.length === 0) return "";
+  const items = places.edges.map((p) => {
+    const e = p.edge;
+    const button = p.inTrace
+      ? `<button type="button" class="cycle-n" data-edge="${p.n}" data-testid="cycle-edge" title="show it in the timeline">${p.n}</button>`
+      : `<button type="button" class="cycle-n" disabled data-testid="cycle-edge" title="not in this trace">${p.n}</button>`;
+    return (
+      `<li>${button} <b>${esc(e.task)}</b> took <code>${esc(e.to)}</code> (${esc(e.mode)}) at step ${e.step} while holding <code>${esc(e.from)}</code> (${esc(e.heldMode)}, since step ${e.heldStep})` +
+      `${e.now ? ` <span class="badge bad">now</span>` : ""}${p.note === null ? "" : ` <span class="muted">(${esc(p.note)})</span>`}</li>`
+    );
+  });
+  return `<ol class="cycle-edges">${items.join("")}</ol>`;
 }
 
 /** What happens at `step`: the schedule's rows, the events of the new trace version, locks held and waits. */

@@ -1,8 +1,12 @@
 // The timeline: one swimlane per task, x = step. Only the steps in view are drawn (a trace of ten
 // thousand steps would otherwise be tens of thousands of elements); an overview strip under it shows
-// the whole trace, the failure, the cursor and the part in view.
+// the whole trace, the failure, the cursor and the part in view. A lock-order failure's cycle is
+// drawn in the lanes: each edge's hold and acquisition numbered as in the banner, in the cycle's
+// colour, and a dashed link from each acquisition of a lock to the next edge's hold of it.
 
+import type { EdgePlace } from "../model/cyclePlaces.js";
 import type { Marker, MarkerKind, Slice } from "../model/timeline.js";
+import { MAX_ZOOM, MIN_ZOOM } from "../model/viewAddress.js";
 import type { ViewModel } from "../model/viewModel.js";
 import { clip, esc, n1 } from "./dom.js";
 
@@ -51,6 +55,12 @@ export class TimelineView {
   private readonly overviewCursor: SVGGElement;
   /** Top of each lane, and the bottom of the last. */
   private readonly laneY: number[] = [];
+  /** The lock cycle's edges by the hold slice they highlight. */
+  private readonly cycleHolds = new Map<Slice, EdgePlace[]>();
+  /** The edge chosen in the banner (drawn stronger), or 0. */
+  private selected = 0;
+  /** Lanes with an edge of an earlier execution, badged by their name. */
+  private readonly badged = new Set<number>();
 
   constructor(
     private readonly svg: SVGSVGElement,
@@ -71,7 +81,16 @@ export class TimelineView {
       y += MARKER_ROW + INV_ROW + d * SLICE_ROW + 6;
     }
     this.laneY.push(y);
+    for (const p of vm.cyclePlaces?.edges ?? []) {
+      if (!p.inTrace && p.lane !== null) this.badged.add(p.lane);
+      if (p.hold === null) continue;
+      const list = this.cycleHolds.get(p.hold);
+      if (list === undefined) this.cycleHolds.set(p.hold, [p]);
+      else list.push(p);
+    }
     svg.addEventListener("click", (ev) => {
+      // A cycle badge names its edge's step; the banner's edges do the same.
+      if ((ev.target as Element).closest("[data-edge]") !== null) return;
       const x = ev.clientX - svg.getBoundingClientRect().left;
       if (x >= LABEL_W) this.seek(Math.round(this.from + (x - LABEL_W) / this.px));
     });
@@ -88,11 +107,37 @@ export class TimelineView {
     return [steps[0] ?? 0, steps[steps.length - 1] ?? 0];
   }
 
+  /** Pixels per step (0 before the first drawing chose one). */
+  get zoomLevel(): number {
+    return this.px;
+  }
+
   /** Zoom in (factor > 1) or out around the cursor. */
   zoom(factor: number, cursor: number): void {
-    this.px = Math.min(80, Math.max(1, this.px * factor));
+    this.setZoom(this.px * factor, cursor);
+  }
+
+  /** Sets the zoom to `px` pixels per step (clamped), around the cursor. */
+  setZoom(px: number, cursor: number): void {
+    this.px = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, px));
+    // Before the first drawing, the drawing centres the cursor.
+    if (this.width === 0) return;
     this.from = cursor - (this.width - LABEL_W) / this.px / 2;
     this.render(cursor);
+  }
+
+  /** Chooses edge `n` of the lock cycle (0: none) and brings the steps from `a` to `b` into view if they fit. */
+  selectEdge(n: number, a: number, b: number, cursor: number): void {
+    this.selected = n;
+    this.drawn = "";
+    const visible = (this.width - LABEL_W) / Math.max(this.px, MIN_ZOOM);
+    if (this.width > 0 && b - a + 1 <= visible * 0.8) this.from = (a + b) / 2 - visible / 2;
+    this.render(cursor);
+  }
+
+  /** Scrolls the page so lane `lane` is in view. */
+  revealLane(lane: number): void {
+    this.svg.querySelector(`rect.lane[data-lane="${lane}"]`)?.scrollIntoView({ block: "center" });
   }
 
   /** Reads the width available (call before writing to the page: a read after a write forces a layout). */
@@ -107,7 +152,7 @@ export class TimelineView {
     const total = last - first + 1;
     const plot = width - LABEL_W;
     if (width !== this.width || this.px === 0) {
-      if (this.px === 0) this.px = Math.min(120, Math.max(14, plot / total));
+      if (this.px === 0) this.px = Math.min(MAX_ZOOM, Math.max(14, plot / total));
       this.width = width;
       this.overviewBase = "";
     }
@@ -138,8 +183,8 @@ export class TimelineView {
       const h = (this.laneY[i + 1] as number) - y;
       const failing = tl.failure?.lane === i;
       out.push(
-        `<rect class="lane${i % 2 ? " odd" : ""}" x="0" y="${y}" width="${width}" height="${h}"/>`,
-        `<text class="lane-name${failing ? " failing" : ""}" x="8" y="${y + Math.min(h / 2 + 5, 30)}">${esc(clip(lane.name, 20))}</text>`,
+        `<rect class="lane${i % 2 ? " odd" : ""}" data-lane="${i}" x="0" y="${y}" width="${width}" height="${h}"/>`,
+        `<text class="lane-name${failing ? " failing" : ""}" x="8" y="${y + Math.min(h / 2 + 5, 30)}">${esc(clip(lane.name, this.badged.has(i) ? 16 : 20))}</text>`,
       );
     });
     // Step ticks.
@@ -163,29 +208,137 @@ export class TimelineView {
       out.push(this.slice(s, x));
     }
     out.push(...this.markers(this.from, to, x));
+    if (this.vm.cyclePlaces !== null) out.push(this.cycle(x, height));
     this.svg.setAttribute("width", String(width));
     this.svg.setAttribute("height", String(height));
     this.content.innerHTML = out.join("");
   }
 
+  /** Where a hold or wait of `lane` at row `depth` from step `from` to `to` is drawn (clipped to the view). */
+  private box(
+    lane: number,
+    depth: number,
+    from: number,
+    to: number,
+    open: boolean,
+    x: (step: number) => number,
+  ) {
+    const y = (this.laneY[lane] as number) + MARKER_ROW + INV_ROW + depth * SLICE_ROW;
+    const x0 = Math.max(LABEL_W, x(from) - this.px / 2 + 1);
+    const x1 = Math.min(this.width, x(to) - this.px / 2 + (open ? 0 : this.px) - 1);
+    return { x0, x1, y, h: SLICE_ROW - 2 };
+  }
+
   private slice(s: Slice, x: (step: number) => number): string {
     const y = this.laneY[s.lane] as number;
-    const x0 = Math.max(LABEL_W, x(s.from) - this.px / 2 + 1);
-    const x1 = Math.min(this.width, x(s.to) - this.px / 2 + (s.open ? 0 : this.px) - 1);
+    const b = this.box(s.lane, s.depth, s.from, s.to, s.open, x);
+    const { x0, x1 } = b;
     if (x1 <= x0) return "";
-    const band =
-      s.kind === "invalidate"
-        ? [y + MARKER_ROW, INV_ROW - 2]
-        : [y + MARKER_ROW + INV_ROW + s.depth * SLICE_ROW, SLICE_ROW - 2];
+    const band = s.kind === "invalidate" ? [y + MARKER_ROW, INV_ROW - 2] : [b.y, b.h];
     const w = x1 - x0;
     const full = this.vm.labels.slice(s);
-    const label = w > 40 ? clip(full, Math.floor(w / 6.2)) : "";
+    const cycle = this.cycleHolds.get(s);
+    const badges = cycle === undefined ? 0 : 16 * cycle.length;
+    const label = w - badges > 40 ? clip(full, Math.floor((w - badges) / 6.2)) : "";
+    const edges = cycle === undefined ? "" : ` cycle-hold" data-edges="${cycle.map((p) => p.n).join(" ")}`;
     return (
-      `<g class="slice ${s.kind}${s.open ? " open" : ""}"><rect x="${n1(x0)}" y="${band[0]}" width="${n1(w)}" height="${band[1]}" rx="2"/>` +
+      `<g class="slice ${s.kind}${s.open ? " open" : ""}${edges}"><rect x="${n1(x0)}" y="${band[0]}" width="${n1(w)}" height="${band[1]}" rx="2"/>` +
       (label === "" || s.kind === "invalidate"
         ? ""
-        : `<text x="${n1(x0 + 3)}" y="${(band[0] as number) + 11}">${esc(label)}</text>`) +
+        : `<text x="${n1(x0 + 3 + badges)}" y="${(band[0] as number) + 11}">${esc(label)}</text>`) +
       `<title>${esc(`${full} (steps ${s.from}–${s.open ? "end" : s.to})`)}</title></g>`
+    );
+  }
+
+  /**
+   * The lock cycle over the lanes (its holds are outlined by `slice`): each acquisition numbered as
+   * in the banner, a hold the trace does not record drawn dashed, a dashed link from each
+   * acquisition of a lock to the next edge's hold of it, and a badge by the lane name for an edge
+   * of an earlier execution.
+   */
+  private cycle(x: (step: number) => number, height: number): string {
+    const places = this.vm.cyclePlaces;
+    if (places === null) return "";
+    const plot: string[] = [];
+    const aside: string[] = [];
+    const sel = (p: EdgePlace) => `${p.n === this.selected ? " selected" : ""}${p.edge.now ? " now" : ""}`;
+    const what = (p: EdgePlace) => {
+      const e = p.edge;
+      return (
+        `${p.n}: ${e.task} took "${e.to}" (${e.mode}) at step ${e.step} while holding "${e.from}" (${e.heldMode}, since step ${e.heldStep})` +
+        `${e.now ? ", the acquisition that closed the cycle" : ""}${p.note === null ? "" : `. ${p.note}`}`
+      );
+    };
+    /** The middle of the hold's bar at the step nearest `step`. */
+    const holdPoint = (p: EdgePlace, step: number) => ({
+      x: x(Math.min(p.holdTo, Math.max(p.holdFrom, step))),
+      y:
+        (this.laneY[p.lane ?? 0] as number) +
+        MARKER_ROW +
+        INV_ROW +
+        (p.hold?.depth ?? 0) * SLICE_ROW +
+        (SLICE_ROW - 2) / 2,
+    });
+    for (const link of places.links) {
+      const a = places.edges[link.from] as EdgePlace;
+      const b = places.edges[link.to] as EdgePlace;
+      if (a.lane === null || b.lane === null) continue;
+      const tx = x(a.edge.step);
+      const ty = (this.laneY[a.lane] as number) + 9;
+      const h = holdPoint(b, a.edge.step);
+      const my = (ty + h.y) / 2;
+      const both = a.n === this.selected || b.n === this.selected ? " selected" : "";
+      plot.push(
+        `<g class="cycle-connector${both}" data-link="${a.n}-${b.n}"><path d="M${n1(tx)},${n1(ty)} C${n1(tx)},${n1(my)} ${n1(h.x)},${n1(my)} ${n1(h.x)},${n1(h.y)}"/>` +
+          `<title>${esc(`${a.n} takes "${link.lock}", which ${b.edge.task} holds in ${b.n}`)}</title></g>`,
+      );
+    }
+    const besideName = new Map<number, number>();
+    for (const p of places.edges) {
+      if (p.lane === null) continue;
+      const y = this.laneY[p.lane] as number;
+      if (!p.inTrace) {
+        const k = besideName.get(p.lane) ?? 0;
+        besideName.set(p.lane, k + 1);
+        const bx = LABEL_W - 12 - k * 17;
+        aside.push(
+          `<g class="cycle-badge elsewhere" data-testid="cycle-elsewhere"><circle cx="${bx}" cy="${y + 9}" r="7.5"/><text x="${bx}" y="${y + 12.5}">${p.n}</text><title>${esc(what(p))}</title></g>`,
+        );
+        continue;
+      }
+      // The hold: the slice is outlined; one the trace does not record is drawn dashed.
+      const b =
+        p.hold === null
+          ? this.box(p.lane, 0, p.holdFrom, p.edge.step, false, x)
+          : this.box(p.lane, p.hold.depth, p.hold.from, p.hold.to, p.hold.open, x);
+      if (p.hold === null && b.x1 > b.x0) {
+        plot.push(
+          `<g class="cycle-hold inferred${sel(p)}" data-edges="${p.n}"><rect x="${n1(b.x0)}" y="${b.y}" width="${n1(b.x1 - b.x0)}" height="${b.h}" rx="2"/><title>${esc(what(p))}</title></g>`,
+        );
+      }
+      if (b.x1 > b.x0) {
+        const same = (p.hold === null ? [p] : (this.cycleHolds.get(p.hold) ?? [p])).indexOf(p);
+        const bx = Math.min(b.x0 + 8 + same * 16, b.x1 - 4);
+        plot.push(
+          `<g class="cycle-badge hold${sel(p)}" data-edge="${p.n}" data-testid="cycle-hold"><circle cx="${n1(bx)}" cy="${b.y + b.h / 2}" r="6.5"/><text x="${n1(bx)}" y="${b.y + b.h / 2 + 3.5}">${p.n}</text><title>${esc(`holds "${p.edge.from}": ${what(p)}`)}</title></g>`,
+        );
+      }
+      // The acquisition.
+      const tx = x(p.edge.step);
+      // What it takes, beside it when the steps are wide enough.
+      const room = this.px * 3 - 14;
+      const label =
+        room > 30
+          ? `<text class="cycle-take-label" x="${n1(tx + 11)}" y="${y + 12.5}">${esc(clip(`takes ${p.edge.to}`, Math.floor(room / 6.2)))}</text>`
+          : "";
+      plot.push(
+        `<g class="cycle-badge take${sel(p)}" data-edge="${p.n}" data-testid="cycle-take"><rect x="${n1(tx - 8)}" y="${y + 1}" width="16" height="16" rx="4"/><text x="${n1(tx)}" y="${y + 12.5}">${p.n}</text>${label}<title>${esc(`takes "${p.edge.to}": ${what(p)}`)}</title></g>`,
+      );
+    }
+    const top = this.laneY[0] ?? TOP;
+    return (
+      `<clipPath id="timeline-plot"><rect x="${LABEL_W}" y="${top}" width="${Math.max(0, this.width - LABEL_W)}" height="${height - top}"/></clipPath>` +
+      `<g class="cycle-layer" clip-path="url(#timeline-plot)">${plot.join("")}</g>${aside.join("")}`
     );
   }
 
@@ -201,6 +354,10 @@ export class TimelineView {
     }
     const out: string[] = [];
     const slot = new Map<string, number>();
+    // The lock cycle's acquisitions take the first place of their lane at their step.
+    for (const p of this.vm.cyclePlaces?.edges ?? []) {
+      if (p.inTrace && p.lane !== null) slot.set(`${p.lane}:${p.edge.step}`, 1);
+    }
     const room = Math.max(1, Math.floor(this.px / 9));
     for (let i = lo; i < ms.length; i++) {
       const m = ms[i] as Marker;

@@ -20,6 +20,8 @@ export interface ViewStats {
   frameMs: number[];
   step: number;
   steps: number;
+  /** The timeline's pixels per step. */
+  zoom: number;
 }
 
 declare global {
@@ -37,10 +39,13 @@ export class Viewer {
   private spaceWidth = 0;
   private readonly shown = new Map<string, string>();
 
+  /** The zoom the user chose (pixels per step), or null while the timeline has its default. */
+  private chosenZoom: number | null = null;
+
   constructor(
     readonly vm: ViewModel,
-    /** Writes the step into the address (`#trace=…&step=…`). */
-    private readonly onStep: (step: number) => void,
+    /** Writes the view into the address (`#trace=…&step=…&zoom=…`). */
+    private readonly onChange: (step: number, zoom: number | null) => void,
   ) {
     this.timeline = new TimelineView(
       byId("timeline-svg") as unknown as SVGSVGElement,
@@ -71,7 +76,7 @@ export class Viewer {
     const n = this.vm.timeline.steps.length;
     this.index = Math.max(0, Math.min(n - 1, i));
     this.render();
-    this.onStep(this.step);
+    this.onChange(this.step, this.chosenZoom);
   }
 
   /** Moves by `d` steps. */
@@ -93,6 +98,30 @@ export class Viewer {
 
   zoom(factor: number): void {
     this.timeline.zoom(factor, this.step);
+    this.chosenZoom = this.timeline.zoomLevel;
+    if (window.mmunView !== undefined) window.mmunView.zoom = this.chosenZoom;
+    this.onChange(this.step, this.chosenZoom);
+  }
+
+  /** Sets the timeline's zoom to `px` pixels per step (the address's `zoom`). */
+  setZoom(px: number): void {
+    this.timeline.setZoom(px, this.step);
+    this.chosenZoom = this.timeline.zoomLevel;
+  }
+
+  /** The timeline's pixels per step. */
+  get zoomLevel(): number {
+    return this.timeline.zoomLevel;
+  }
+
+  /** Goes to edge `n` of the lock cycle (from 1): its step, its lane in view, its marks drawn stronger. */
+  showEdge(n: number): void {
+    const p = this.vm.cyclePlaces?.edges[n - 1];
+    if (p === undefined || !p.inTrace || p.lane === null) return;
+    this.index = this.vm.stepIndex(p.edge.step);
+    this.timeline.selectEdge(n, Math.min(p.holdFrom, p.edge.step), p.edge.step, this.step);
+    this.seekIndex(this.index);
+    this.timeline.revealLane(p.lane);
   }
 
   /** Starts or stops playing at `stepsPerSecond`. */
@@ -146,6 +175,7 @@ export class Viewer {
     const stats = window.mmunView;
     if (stats !== undefined) {
       stats.step = step;
+      stats.zoom = this.timeline.zoomLevel;
       stats.renderMs.push(performance.now() - t0);
       if (stats.renderMs.length > 1000) stats.renderMs.shift();
       requestAnimationFrame(() =>
