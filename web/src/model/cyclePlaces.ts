@@ -7,7 +7,7 @@
 
 import type { TraceEvent, TraceObject } from "../../../src/trace/schema.js";
 import type { LockCycle, LockEdge } from "./lockCycle.js";
-import type { Marker, Slice, Timeline } from "./timeline.js";
+import { firstMarkerFrom, type Marker, type Slice, type Timeline } from "./timeline.js";
 
 /** One edge of the cycle in the timeline. */
 export interface EdgePlace {
@@ -62,15 +62,9 @@ export function placeLockCycle(
     timeline.lanes.flatMap((l, i) => (l.name === task || (task === OUTSIDE && l.task < 0) ? [i] : []));
   const markersAt = (step: number): Marker[] => {
     const ms = timeline.markers;
-    let lo = 0;
-    let hi = ms.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((ms[mid] as Marker).step < step) lo = mid + 1;
-      else hi = mid;
-    }
     const out: Marker[] = [];
-    for (let i = lo; i < ms.length && (ms[i] as Marker).step === step; i++) out.push(ms[i] as Marker);
+    for (let i = firstMarkerFrom(ms, step); i < ms.length && (ms[i] as Marker).step === step; i++)
+      out.push(ms[i] as Marker);
     return out;
   };
   const holds = timeline.slices.filter((s) => s.kind === "hold");

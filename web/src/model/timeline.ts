@@ -103,6 +103,18 @@ const MARKED: Partial<Record<string, MarkerKind>> = {
   report: "report",
 };
 
+/** The index of the first of `markers` (in step order) at or after `step`; their length if none. */
+export function firstMarkerFrom(markers: readonly Marker[], step: number): number {
+  let lo = 0;
+  let hi = markers.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((markers[mid] as Marker).step < step) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Builds the timeline of `trace` (its events in step order). */
 export function buildTimeline(trace: Trace): Timeline {
   const events = trace.events;

@@ -5,7 +5,7 @@
 // colour, and a dashed link from each acquisition of a lock to the next edge's hold of it.
 
 import type { EdgePlace } from "../model/cyclePlaces.js";
-import type { Marker, MarkerKind, Slice } from "../model/timeline.js";
+import { firstMarkerFrom, type Marker, type MarkerKind, type Slice } from "../model/timeline.js";
 import { MAX_ZOOM, MIN_ZOOM } from "../model/viewAddress.js";
 import type { ViewModel } from "../model/viewModel.js";
 import { clip, esc, n1 } from "./dom.js";
@@ -344,14 +344,8 @@ export class TimelineView {
 
   private markers(from: number, to: number, x: (step: number) => number): string[] {
     const ms = this.vm.timeline.markers;
-    // Markers are in step order: find the first in view.
-    let lo = 0;
-    let hi = ms.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((ms[mid] as Marker).step < from) lo = mid + 1;
-      else hi = mid;
-    }
+    // Markers are in step order: start at the first in view.
+    const lo = firstMarkerFrom(ms, from);
     const out: string[] = [];
     const slot = new Map<string, number>();
     // The lock cycle's acquisitions take the first place of their lane at their step.
