@@ -114,6 +114,7 @@ export {
   type HmmRange,
   hmmPfnToMapOrder,
   hmmRangeFault,
+  hmmRangeFaultMmapRead,
 } from "./hmm/hmm.js";
 export {
   MIGRATE_PFN_MIGRATE,

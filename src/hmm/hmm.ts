@@ -104,6 +104,23 @@ export function hmmRangeFault(range: HmmRange): number | Promise<number> {
   return walk.run();
 }
 
+/**
+ * `hmm_range_fault()` as every mirroring driver calls it (nouveau, mlx5, amdgpu, test_hmm): between
+ * `mmap_read_lock()` and `mmap_read_unlock()` of the range's address space. Waits for the lock (a
+ * sleep: not from a non-blockable context); returns what `hmmRangeFault` returned.
+ */
+export async function hmmRangeFaultMmapRead(range: HmmRange): Promise<number> {
+  const lk = range.notifier.mm.mmapLock;
+  const p = lk.downRead();
+  if (p !== undefined) await p;
+  try {
+    const r = hmmRangeFault(range);
+    return typeof r === "number" ? r : await r;
+  } finally {
+    lk.upRead();
+  }
+}
+
 /** One call's walk state (kernel `struct hmm_vma_walk`). */
 class HmmWalk {
   private last: number;

@@ -23,7 +23,7 @@ import {
   HMM_PFN_VALID,
   HMM_PFN_WRITE,
   type HmmRange,
-  hmmRangeFault,
+  hmmRangeFaultMmapRead,
 } from "../../hmm/hmm.js";
 import { EBUSY, EFAULT } from "../../lib/errno.js";
 import type { Mm } from "../../mm/mm.js";
@@ -144,22 +144,13 @@ async function dmirrorRangeFault(m: Dmirror, range: HmmRange<Mm>): Promise<numbe
 export async function dmirrorRangeRetry(m: Dmirror, range: HmmRange<Mm>): Promise<number> {
   const mm = range.notifier.mm;
   const k = mm.kernel;
-  const lk = mm.mmapLock;
   const timeout = k.now() + HMM_RANGE_DEFAULT_TIMEOUT;
   for (;;) {
     if (k.now() > timeout) return -EBUSY;
     const s = range.notifier.readBegin();
     // Pairs with readRetry below.
     range.notifierSeq = typeof s === "number" ? s : await s;
-    const p = lk.downRead();
-    if (p !== undefined) await p;
-    let ret: number;
-    try {
-      const r = hmmRangeFault(range);
-      ret = typeof r === "number" ? r : await r;
-    } finally {
-      lk.upRead();
-    }
+    const ret = await hmmRangeFaultMmapRead(range);
     if (ret !== 0) {
       if (ret === -EBUSY) continue;
       return ret;

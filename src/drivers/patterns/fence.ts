@@ -40,7 +40,7 @@ import {
   HMM_PFN_REQ_WRITE,
   HMM_PFN_WRITE,
   type HmmRange,
-  hmmRangeFault,
+  hmmRangeFaultMmapRead,
 } from "../../hmm/hmm.js";
 import { EAGAIN, EBUSY, EFAULT, MmunError } from "../../lib/errno.js";
 import type { DevicePageTable } from "../../mm/devicePageTable.js";
@@ -299,21 +299,12 @@ export class FenceDriver {
   private async faultUserPages(bo: UserptrBo, range: HmmRange<Mm>): Promise<number> {
     const k = this.kernel;
     const deadline = k.now() + HMM_RANGE_DEFAULT_TIMEOUT;
-    const lk = this.mm.mmapLock;
     for (;;) {
       if (k.now() > deadline) return -EAGAIN;
       const s = bo.readBegin();
       // Pairs with readRetry in validate.
       range.notifierSeq = typeof s === "number" ? s : await s;
-      const p = lk.downRead();
-      if (p !== undefined) await p;
-      let ret: number;
-      try {
-        const r = hmmRangeFault(range);
-        ret = typeof r === "number" ? r : await r;
-      } finally {
-        lk.upRead();
-      }
+      const ret = await hmmRangeFaultMmapRead(range);
       if (ret === -EBUSY) continue;
       if (ret !== 0) return ret;
       const h = this.hooks.afterRangeFault?.(range);

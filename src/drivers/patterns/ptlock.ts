@@ -29,7 +29,7 @@ import {
   HMM_PFN_REQ_WRITE,
   HMM_PFN_WRITE,
   type HmmRange,
-  hmmRangeFault,
+  hmmRangeFaultMmapRead,
 } from "../../hmm/hmm.js";
 import { EBUSY, EFAULT, MmunError } from "../../lib/errno.js";
 import type { DevicePageTable } from "../../mm/devicePageTable.js";
@@ -240,16 +240,8 @@ export class PtlockMirror {
   }
 
   /** `hmm_range_fault()` under the mmap lock taken for read. */
-  protected async rangeFault(range: HmmRange<Mm>): Promise<number> {
-    const lk = this.mm.mmapLock;
-    const p = lk.downRead();
-    if (p !== undefined) await p;
-    try {
-      const r = hmmRangeFault(range);
-      return typeof r === "number" ? r : await r;
-    } finally {
-      lk.upRead();
-    }
+  protected rangeFault(range: HmmRange<Mm>): Promise<number> {
+    return hmmRangeFaultMmapRead(range);
   }
 
   /**
